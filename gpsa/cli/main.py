@@ -1,0 +1,57 @@
+"""``gpsa`` entry point: builds the argument parser from the command modules and maps errors to
+one-line messages and exit codes (2 = configuration/usage, 1 = bad input, 130 = interrupted)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from gpsa import __version__
+from gpsa.errors import GpsaError
+
+log = logging.getLogger("gpsa")
+
+#: Command modules; each defines ``register(subparsers)`` which adds its sub-command(s) and sets
+#: ``func`` (a callable taking the parsed namespace and returning an exit code) on the parser.
+COMMAND_MODULES: list[str] = [
+    "gpsa.cli.adf",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gpsa",
+        description="Pulse-shape analysis for segmented HPGe detectors (AGATA, GRETA).",
+    )
+    parser.add_argument("--version", action="version", version=f"gpsa {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except GpsaError as exc:
+        print(f"gpsa: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("gpsa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
