@@ -17,7 +17,6 @@ log = logging.getLogger("gpsa")
 #: Command modules; each defines ``register(subparsers)`` which adds its sub-command(s) and sets
 #: ``func`` (a callable taking the parsed namespace and returning an exit code) on the parser.
 COMMAND_MODULES: list[str] = [
-    "gpsa.cli.adf",
 ]
 
 
