@@ -17,6 +17,10 @@ log = logging.getLogger("gpsa")
 #: Command modules; each defines ``register(subparsers)`` which adds its sub-command(s) and sets
 #: ``func`` (a callable taking the parsed namespace and returning an exit code) on the parser.
 COMMAND_MODULES: list[str] = [
+    "gpsa.cli.adf",
+    "gpsa.cli.geometry",
+    "gpsa.cli.simulate",
+    "gpsa.cli.basis",
 ]
 
 
@@ -50,6 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gpsa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`, which closed early: not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
