@@ -17,11 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from gpsa.cli.basis_files import add_convert, add_info
+from gpsa.cli.basis_generate import add_generate
 
 #: Functions adding one sub-command each to the ``basis`` sub-parsers action.
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     add_info,
     add_convert,
+    add_generate,
 ]
 
 

@@ -1,0 +1,162 @@
+"""Settings of the physical basis generator, typed and checked before any work starts.
+
+Every physics parameter of :func:`gpsa.basis.generate.generate_basis` is a field here, with its
+unit in the name or the comment. Defaults and where they come from:
+
+* ``bias_v = 5000`` on the core, segments at 0 V: AGATA crystals run at +4000–5000 V [C].
+* ``impurity_a = 0.45``, ``impurity_b = 0.05`` (10¹⁰ cm⁻³ at the front face, and per cm towards
+  the back: 0.45 → 0.90): illustrative values inside the 0.4–1.8 range quoted for AGATA
+  crystals [R]; the default crystal depletes fully below 5000 V with them.
+* ``electron`` / ``hole`` = (μ₀ cm²/Vs, E₀ V/cm, β, μₙ cm²/Vs): Mihailescu et al. 2000, <100>
+  (other sets in :data:`gpsa.basis.fields.mobility.PRESETS`), at ``temperature_k = 77``.
+* ``preamp_tau_ns = 35``, ``n_samples = 56`` at ``sampling_ns = 10``: AGATA basis preparation [P].
+* ``t0_sample = 10``: interaction at sample 10 (10 samples of baseline, 460 ns of signal);
+  measured traces are aligned with T0 near sample 11 in AGATA's PSA [P].
+* ``crosstalk = 0``, ``smoothing_ns = 0``: the AGATA values are not public; off by default.
+* ``field_grid_mm = 1.0``: field grid of the production basis; tests use 2–3 mm.
+* ``segment_from = "collection"``: a basis point belongs to the segment its hole reaches — the
+  segment with the net charge, which is what PSA sees as the hit segment. Field lines are not
+  the geometric ring planes (the space charge and the contacted front face bend them towards
+  the front), so ``"geometry"`` (``segment_of`` of the point) disagrees for ~13 % of the points
+  of the default crystal, those within a few mm of a ring boundary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpsa.basis.fields.mobility import DEFAULT_SET, PRESETS
+from gpsa.errors import ConfigError
+
+DTYPES = ("float32", "float16")
+SEGMENT_FROM = ("collection", "geometry")
+#: Settings that change the solved fields (the cache key).
+FIELD_KEYS = ("field_grid_mm", "coarsest_grid_mm", "sor_tol", "sor_omega", "bias_v",
+              "impurity_a", "impurity_b", "passivated_back")
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    # --- fields
+    field_grid_mm: float = 1.0  # spacing of the finite-difference grid
+    coarsest_grid_mm: float = 4.0  # coarsest level of the coarse-to-fine solve
+    sor_tol: float = 1e-6  # largest SOR correction, relative to the bias (weighting: absolute)
+    sor_omega: float = 0.0  # over-relaxation factor; 0 = automatic
+    bias_v: float = 5000.0  # core bias, segments at 0 V
+    impurity_a: float = 0.45  # net donor concentration at the front face, 1e10 cm^-3
+    impurity_b: float = 0.05  # its gradient towards the back, 1e10 cm^-3 per cm
+    passivated_back: bool = True  # back face passivated (Neumann) rather than a contact
+    # --- drift
+    temperature_k: float = 77.0  # mobilities scaled from 77 K (see mobility.py)
+    electron: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["e100"]  # mu0 E0 beta mun
+    hole: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["h100"]
+    drift_step_ns: float = 1.0
+    max_drift_ns: float = 3000.0
+    # --- response
+    preamp_tau_ns: float = 35.0
+    sampling_ns: float = 10.0
+    n_samples: int = 56
+    t0_sample: int = 10
+    crosstalk: float = 0.0  # fraction of the neighbours' one-sample difference
+    smoothing_ns: float = 0.0  # Gaussian sigma, 0 = none
+    dtype: str = "float32"  # of the basis signals
+    segment_from: str = "collection"  # basis segment: electrode the hole reaches, or "geometry"
+    chunk_points: int = 2048  # basis points drifted per batch (memory ~ chunk × 37 × 560 × 4 B)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.extra:
+            raise ConfigError(f"unknown generator setting {next(iter(self.extra))!r}")
+        for name in ("electron", "hole"):
+            value = getattr(self, name)
+            try:
+                vals = tuple(float(v) for v in value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"generator setting {name!r} must be 4 numbers "
+                                  f"(mu0, E0, beta, mun), got {value!r}") from None
+            if len(vals) != 4 or vals[0] <= 0 or vals[1] <= 0 or vals[2] <= 0:
+                raise ConfigError(f"generator setting {name!r} must be 4 numbers "
+                                  f"(mu0 > 0, E0 > 0, beta > 0, mun), got {value!r}")
+            object.__setattr__(self, name, vals)
+        positive = ("field_grid_mm", "coarsest_grid_mm", "sor_tol", "temperature_k",
+                    "drift_step_ns", "max_drift_ns", "sampling_ns")
+        for name in positive:
+            _number(self, name, lo=0.0, strict=True)
+        for name in ("preamp_tau_ns", "crosstalk", "smoothing_ns", "impurity_a"):
+            _number(self, name, lo=0.0)
+        _number(self, "impurity_b")
+        _number(self, "bias_v")
+        _number(self, "sor_omega", lo=0.0)
+        if self.sor_omega and not 1.0 <= self.sor_omega < 2.0:
+            raise ConfigError(f"generator setting 'sor_omega' must be 0 (auto) or in [1, 2), "
+                              f"got {self.sor_omega}")
+        for name in ("n_samples", "t0_sample", "chunk_points"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"generator setting {name!r} must be an integer >= 0, "
+                                  f"got {value!r}")
+        if self.n_samples < 2 or self.chunk_points < 1 or self.t0_sample >= self.n_samples - 1:
+            raise ConfigError("generator settings need n_samples >= 2, chunk_points >= 1 and "
+                              f"t0_sample < n_samples - 1 (got {self.n_samples}, "
+                              f"{self.chunk_points}, {self.t0_sample})")
+        ratio = self.sampling_ns / self.drift_step_ns
+        if abs(ratio - round(ratio)) > 1e-9:
+            raise ConfigError(f"generator setting 'sampling_ns' ({self.sampling_ns}) must be a "
+                              f"multiple of 'drift_step_ns' ({self.drift_step_ns})")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"generator setting 'dtype' must be one of {DTYPES}, "
+                              f"got {self.dtype!r}")
+        if self.segment_from not in SEGMENT_FROM:
+            raise ConfigError(f"generator setting 'segment_from' must be one of "
+                              f"{SEGMENT_FROM}, got {self.segment_from!r}")
+        if not isinstance(self.passivated_back, bool):
+            raise ConfigError(f"generator setting 'passivated_back' must be true or false, "
+                              f"got {self.passivated_back!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorSettings:
+        """Build from a mapping (e.g. a TOML table); an unknown key is a :class:`ConfigError`."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        unknown = {k: v for k, v in data.items() if k not in known}
+        return cls(**kwargs, extra=unknown)
+
+    def replace(self, **changes: Any) -> GeneratorSettings:
+        known = {f.name for f in dataclasses.fields(self)} - {"extra"}
+        bad = sorted(set(changes) - known)
+        if bad:
+            raise ConfigError(f"unknown generator setting {bad[0]!r}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("extra")
+        out["electron"], out["hole"] = list(self.electron), list(self.hole)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def field_key(self, geometry: dict[str, Any], version: str) -> str:
+        """Hash of what determines the solved fields: geometry, field settings, code version."""
+        payload = {"geometry": geometry, "version": version,
+                   "settings": {k: getattr(self, k) for k in FIELD_KEYS}}
+        text = json.dumps(payload, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _number(s: GeneratorSettings, name: str, lo: float | None = None, strict: bool = False
+            ) -> None:
+    value = getattr(s, name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"generator setting {name!r} must be a number, got {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"generator setting {name!r} must be finite, got {value!r}")
+    if lo is not None and (value < lo or (strict and value == lo)):
+        relation = ">" if strict else ">="
+        raise ConfigError(f"generator setting {name!r} must be {relation} {lo:g}, got {value!r}")
+    object.__setattr__(s, name, float(value))
