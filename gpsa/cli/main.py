@@ -18,8 +18,13 @@ log = logging.getLogger("gpsa")
 #: ``func`` (a callable taking the parsed namespace and returning an exit code) on the parser.
 COMMAND_MODULES: list[str] = [
     "gpsa.cli.adf",
+    "gpsa.cli.run",
+    "gpsa.cli.plugins",
+    "gpsa.cli.config",
+    "gpsa.cli.demo",
     "gpsa.cli.geometry",
     "gpsa.cli.simulate",
+    "gpsa.cli.bench",
     "gpsa.cli.basis",
 ]
 

@@ -1,0 +1,104 @@
+"""``gpsa run CONF``: run the local chain of each crystal, then print the summary.
+
+Exit codes: 0 done; 2 bad configuration or device (nothing was read); 1 an actor failed (the
+message names crystal, actor, block and events); 130 interrupted by Ctrl-C (143 SIGTERM) after
+finishing, flushing and closing what was read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from gpsa.cli.config import add_selection_args
+from gpsa.cli.output import print_json, print_line, print_table
+from gpsa.cli.progress import progress_for
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gpsa.config.resolve import RunConfig
+    from gpsa.runtime.modes import RunReport
+    from gpsa.runtime.stats import ChainResult
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("run", help="run the local processing chain on one or more crystals",
+                       description="Read each crystal's input, preprocess, run PSA and post-PSA, "
+                       "write the outputs. The configuration is checked before any data is read.")
+    add_selection_args(p)
+    p.add_argument("--mode", choices=("simple", "parallel"), default="simple",
+                   help="simple: crystals one after the other in this process; parallel: one "
+                   "process per crystal (default: simple)")
+    p.add_argument("--jobs", "-j", type=int, default=2, metavar="N",
+                   help="crystals run at the same time in parallel mode (default 2)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gpsa.config.resolve import resolve_config
+    from gpsa.device import select_device
+
+    cfg = resolve_config(args.conf, crystals=args.crystal, output=args.out, device=args.device,
+                         psa=args.psa)
+    device = select_device(next(iter(cfg.crystals.values())).device).kind
+    for c in cfg.crystals.values():
+        c.device = device
+    return execute(cfg, mode=args.mode, jobs=args.jobs, quiet=args.quiet, as_json=args.json)
+
+
+def execute(cfg: RunConfig, *, mode: str = "simple", jobs: int = 1, quiet: bool = False,
+            as_json: bool = False) -> int:
+    """Run a checked configuration and print the summary; returns the exit code."""
+    from gpsa.runtime.modes import run_parallel, run_simple
+    from gpsa.runtime.signals import exit_code_for, graceful_stop
+
+    stop = threading.Event()
+    with graceful_stop(stop) as received, progress_for(list(cfg.crystals), quiet=quiet) as prog:
+        if mode == "parallel":
+            report = run_parallel(cfg, jobs=jobs, stop=stop, progress=prog)
+        else:
+            report = run_simple(cfg, stop=stop, progress=prog)
+    if as_json:
+        print_json({"wall_seconds": report.wall_seconds, "crystals": [
+            {"crystal": o.crystal, "status": o.status, "error": o.error,
+             "result": o.result.to_dict() if o.result else None} for o in report.outcomes]})
+    else:
+        print_summary(report)
+    for o in report.outcomes:
+        if o.error:
+            print(f"gpsa: error: {o.error}", file=sys.stderr)
+    return report.exit_code or exit_code_for(received)
+
+
+def print_summary(report: RunReport) -> None:
+    """Per-crystal and per-actor tables."""
+    rows = []
+    for o in report.outcomes:
+        r = o.result
+        rows.append([o.crystal, o.status, r.events_out if r else "-",
+                     f"{r.wall_seconds:.2f}" if r else "-", f"{r.rate:,.0f}" if r else "-"])
+    print_table("Crystals", ["crystal", "status", "events", "seconds", "events/s"], rows)
+    print_table("Actors (all crystals)", ["stage", "kind", "workers", "blocks", "events",
+                                          "busy s", "events/busy s", "share"],
+                _actor_rows(o.result for o in report.outcomes if o.result))
+    total = sum(o.result.events_out for o in report.outcomes if o.result)
+    rate = total / report.wall_seconds if report.wall_seconds else 0.0
+    print_line(f"{total} events in {report.wall_seconds:.2f} s ({rate:,.0f} events/s)")
+
+
+def _actor_rows(results: Iterable[ChainResult]) -> list[list[object]]:
+    from gpsa.runtime.stats import ActorStats
+
+    agg: dict[str, ActorStats] = {}
+    for res in results:
+        for s in res.stats:
+            a = agg.setdefault(s.label, ActorStats(s.label, s.kind, s.workers))
+            a.add(s.events, s.busy_seconds, blocks=s.blocks)
+    busy = sum(a.busy_seconds for a in agg.values()) or 1.0
+    return [[a.label, a.kind, a.workers, a.blocks, a.events, f"{a.busy_seconds:.3f}",
+             f"{a.rate:,.0f}" if a.busy_seconds > 0 else "-",
+             f"{100 * a.busy_seconds / busy:.0f}%"] for a in agg.values()]

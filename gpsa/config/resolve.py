@@ -1,0 +1,234 @@
+"""Checking a run configuration against the registered actors, before any data is read.
+
+:func:`resolve_config` reads the file or folder (:mod:`gpsa.config.files`), applies the command
+line (``--crystal``, ``--out``, ``--device``, ``--psa``), merges each crystal's overrides and
+checks every stage's settings against the parameters its actor declares: an unknown key, a
+wrong type or value, a missing input file (basis, calibration) or a bad chain shape raises
+:class:`gpsa.errors.ConfigError` naming the file, stage and key. The result holds only checked
+values; :meth:`CrystalConfig.build` turns it into configured actors.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gpsa.config.files import Layer, RawConfig, read_config
+from gpsa.config.params import Configurable, Param
+from gpsa.errors import ConfigError
+from gpsa.runtime.actor import Actor
+
+STAGE_KEYS = ("actor", "name", "workers")
+
+
+class RunSettings(Configurable):
+    """The ``[run]`` table."""
+
+    crystals = Param(list[str], [], "crystals to run (default: every crystal with overrides)")
+    output = Param(Path, Path("out"), "output root; each crystal writes to OUTPUT/<crystal>/ "
+                   "(relative to the run file)")
+    device = Param(str, "cpu", "compute device", choices=("cpu", "cuda", "auto"))
+    queue_size = Param(int, 4, "blocks held between two stages (bounds memory)", min=1)
+
+
+@dataclass
+class StageConfig:
+    """One checked stage: actor name and kind, thread count and checked settings."""
+
+    name: str
+    actor: str
+    kind: str
+    workers: int
+    settings: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "actor": self.actor, "kind": self.kind,
+                "workers": self.workers, "settings": _plain(self.settings)}
+
+
+@dataclass
+class CrystalConfig:
+    """A checked chain for one crystal."""
+
+    crystal: str
+    stages: list[StageConfig]
+    output_dir: Path
+    config_dir: Path
+    device: str
+    queue_size: int
+    source: str
+
+    def build(self) -> list[Actor]:
+        """Configured (not started) actors, in chain order."""
+        from gpsa.plugins.catalogue import get_catalogue
+
+        cat = get_catalogue()
+        actors = []
+        for st in self.stages:
+            actor = cat.actor(st.actor)(**st.settings)
+            actor.label = st.name
+            actors.append(actor)
+        return actors
+
+    @property
+    def workers(self) -> dict[str, int]:
+        return {st.name: st.workers for st in self.stages if st.kind == "filter"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"crystal": self.crystal, "source": self.source, "device": self.device,
+                "queue_size": self.queue_size, "output_dir": str(self.output_dir),
+                "config_dir": str(self.config_dir),
+                "stages": [st.to_dict() for st in self.stages]}
+
+
+@dataclass
+class RunConfig:
+    source: Path
+    settings: dict[str, Any]
+    crystals: dict[str, CrystalConfig] = field(default_factory=dict)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _subst(value: Any, crystal: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{crystal}", crystal)
+    if isinstance(value, list):
+        return [_subst(v, crystal) for v in value]
+    return value
+
+
+def _anchor(param: Param[Any] | None, value: Any, base: Path) -> Any:
+    """Relative input paths resolved against the folder of the file that set them."""
+    if param is None or param.kind != "input" or not (param.type is Path or param.item is Path):
+        return value
+    if isinstance(value, list):
+        return [v if not isinstance(v, str) or Path(v).is_absolute() else str(base / v)
+                for v in value]
+    if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+        return str(base / value)
+    return value
+
+
+def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
+                   output: Path | str | None = None, device: str | None = None,
+                   psa: str | None = None) -> RunConfig:
+    """Read and check a run configuration; see the module docstring."""
+    from gpsa.plugins.catalogue import get_catalogue
+
+    raw = read_config(path)
+    run_raw = dict(raw.run)
+    if device is not None:
+        run_raw["device"] = device
+    run = RunSettings.check_config(run_raw, f"{raw.source}: [run]")
+    out_root = Path(output) if output is not None else run["output"]
+    if not out_root.is_absolute():
+        out_root = (Path.cwd() if output is not None else raw.base_dir) / out_root
+    names = list(run["crystals"]) or sorted(raw.overrides)
+    if not names:
+        raise ConfigError(f"{raw.source}: no crystals: list them in [run] crystals = [...] or "
+                          "add [crystal.<name>] sections")
+    unknown = sorted(set(raw.overrides) - set(names))
+    if run["crystals"] and unknown:
+        raise ConfigError(f"{raw.source}: overrides for crystal {unknown[0]!r} which is not in "
+                          f"[run] crystals ({', '.join(names)})")
+    if crystals:
+        missing = [c for c in crystals if c not in names]
+        if missing:
+            raise ConfigError(f"--crystal {missing[0]}: not in the configuration "
+                              f"(crystals: {', '.join(names)})")
+        names = list(crystals)
+    cat = get_catalogue()
+    result = RunConfig(source=raw.source, settings=_plain(run | {"output": out_root}))
+    for crystal in names:
+        stages = [_resolve_stage(raw, i, layer, crystal, psa, cat)
+                  for i, layer in enumerate(raw.stages)]
+        _check_shape(raw, stages, psa)
+        extra = set(raw.overrides.get(crystal, {})) - {st.name for st in stages}
+        if extra:
+            raise ConfigError(f"{raw.source}: crystal {crystal}: overrides for unknown stage "
+                              f"{sorted(extra)[0]!r} (stages: "
+                              f"{', '.join(st.name for st in stages)})")
+        result.crystals[crystal] = CrystalConfig(
+            crystal=crystal, stages=stages, output_dir=out_root / crystal,
+            config_dir=raw.base_dir, device=run["device"], queue_size=run["queue_size"],
+            source=str(raw.source))
+    return result
+
+
+def _resolve_stage(raw: RawConfig, index: int, layer: Layer, crystal: str, psa: str | None,
+                   cat: Any) -> StageConfig:
+    values = layer.values
+    if "actor" not in values:
+        raise ConfigError(f"{layer.source}: missing key 'actor'")
+    actor_name = values["actor"]
+    if not isinstance(actor_name, str):
+        raise ConfigError(f"{layer.source}.actor: expected str, got {actor_name!r}")
+    name = values.get("name", actor_name)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{layer.source}.name: expected a non-empty str, got {name!r}")
+    cls = cat.actor(actor_name, f"{layer.source} ({name!r}).actor")
+    layers = [layer] + raw.overrides.get(crystal, {}).get(name, [])
+    merged: dict[str, Any] = {}
+    origin: dict[str, Layer] = {}
+    for lay in layers:
+        for key, value in lay.values.items():
+            if lay is not layer and key in ("actor", "name"):
+                raise ConfigError(f"{lay.source}: {key!r} cannot be overridden per crystal")
+            merged[key] = copy.deepcopy(value)
+            origin[key] = lay
+    workers = merged.pop("workers", 1)
+    merged.pop("actor")
+    merged.pop("name", None)
+    if psa is not None and actor_name == "psa":
+        merged["algorithm"] = psa
+    merged = {k: _subst(v, crystal) for k, v in merged.items()}
+    where = f"{raw.source}: stage {name!r}" + (f" (crystal {crystal})" if len(layers) > 1 else "")
+    params = cls.params_for(merged)
+    for key, value in merged.items():
+        lay = origin.get(key, layer)
+        merged[key] = _anchor(params.get(key), value, lay.base_dir)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"{where}.workers: expected an integer >= 1, got {workers!r}")
+    if workers > 1 and not (cls.kind == "filter" and cls.thread_safe):
+        raise ConfigError(f"{where}.workers: {workers} threads not allowed: actor "
+                          f"{actor_name!r} is not a thread-safe filter")
+    settings = cls.check_config(merged, where)
+    return StageConfig(name=name, actor=actor_name, kind=cls.kind, workers=workers,
+                       settings=settings)
+
+
+def _check_shape(raw: RawConfig, stages: list[StageConfig], psa: str | None) -> None:
+    kinds = [st.kind for st in stages]
+    src = raw.source
+    if kinds[0] != "producer":
+        raise ConfigError(f"{src}: stage {stages[0].name!r}: the first stage must be a producer, "
+                          f"got a {kinds[0]}")
+    if kinds[-1] != "consumer":
+        raise ConfigError(f"{src}: stage {stages[-1].name!r}: the last stage must be a consumer, "
+                          f"got a {kinds[-1]}")
+    n_cons = len(kinds) - kinds.index("consumer")
+    for st in stages[1:len(stages) - n_cons]:
+        if st.kind != "filter":
+            raise ConfigError(f"{src}: stage {st.name!r}: a {st.kind} cannot stand between the "
+                              "producer and the consumers (filters only)")
+    for st in stages[len(stages) - n_cons:]:
+        if st.kind != "consumer":
+            raise ConfigError(f"{src}: stage {st.name!r}: only consumers may follow a consumer")
+    names = [st.name for st in stages]
+    for n in names:
+        if names.count(n) > 1:
+            raise ConfigError(f"{src}: stage name {n!r} used twice; give each stage a distinct "
+                              "'name'")
+    if psa is not None and not any(st.actor == "psa" for st in stages):
+        raise ConfigError(f"--psa {psa}: the chain has no 'psa' stage")

@@ -1,0 +1,92 @@
+"""Compute-device selection: the one place where gpsa decides between CPU and CUDA.
+
+``select_device("cpu" | "cuda" | "auto")`` returns a :class:`Device`. CuPy is imported here, lazily,
+only when CUDA is asked for (``import gpsa`` never imports it). ``"cuda"`` without CuPy or without
+a usable device raises a one-line :class:`~gpsa.errors.DeviceError` (exit code 2 in the CLI);
+``"auto"`` picks CUDA when usable, else the CPU, and logs which it chose.
+
+The array module of a device (``Device.xp``) is numpy for the CPU and cupy for CUDA; host code of
+the GPU backend is written against it so the same lines run on numpy in tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from types import ModuleType
+
+from gpsa.errors import DeviceError
+
+log = logging.getLogger(__name__)
+
+DEVICE_KINDS = ("cpu", "cuda", "auto")
+
+
+@dataclass(frozen=True)
+class Device:
+    """A chosen compute device: ``kind`` is "cpu" or "cuda"; ``name`` is human-readable."""
+
+    kind: str
+    name: str
+    index: int = 0
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.kind == "cuda"
+
+    @property
+    def xp(self) -> ModuleType:
+        """The array module of this device (numpy or cupy), imported at call time."""
+        if self.kind == "cuda":
+            return importlib.import_module("cupy")
+        return importlib.import_module("numpy")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.index} ({self.name})" if self.is_cuda else "cpu"
+
+
+def cuda_unavailable_reason(index: int = 0) -> str | None:
+    """None if CUDA device ``index`` is usable through CuPy, else a short reason."""
+    try:
+        cupy = importlib.import_module("cupy")
+    except ImportError:
+        return "cupy is not installed; pip install 'gpsa[cuda]'"
+    except Exception as exc:  # noqa: BLE001 - a broken cupy install must not crash the CLI
+        return f"cupy failed to import: {type(exc).__name__}: {exc}"
+    try:
+        count = int(cupy.cuda.runtime.getDeviceCount())
+    except Exception as exc:  # noqa: BLE001 - CUDARuntimeError, driver missing, ...
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"no CUDA driver or device: {first}"
+    if count <= index:
+        return f"{count} CUDA device(s) found, device {index} requested"
+    return None
+
+
+def _cuda_name(index: int) -> str:
+    cupy = importlib.import_module("cupy")
+    try:
+        props = cupy.cuda.runtime.getDeviceProperties(index)
+        name = props.get("name", b"CUDA device")
+        return name.decode() if isinstance(name, bytes) else str(name)
+    except Exception:  # noqa: BLE001 - the name is cosmetic
+        return "CUDA device"
+
+
+def select_device(request: str = "cpu", *, index: int = 0) -> Device:
+    """Resolve ``--device cpu|cuda|auto`` to a :class:`Device` (see module docstring)."""
+    if request not in DEVICE_KINDS:
+        raise DeviceError(f"--device {request}: unknown device (choose cpu, cuda or auto)")
+    if request == "cpu":
+        return Device("cpu", "cpu")
+    reason = cuda_unavailable_reason(index)
+    if reason is None:
+        dev = Device("cuda", _cuda_name(index), index)
+        if request == "auto":
+            log.info("device auto: using %s", dev)
+        return dev
+    if request == "cuda":
+        raise DeviceError(f"--device cuda: CUDA is not available ({reason})")
+    log.info("device auto: using cpu (CUDA not usable: %s)", reason)
+    return Device("cpu", "cpu")

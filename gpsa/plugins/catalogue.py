@@ -1,0 +1,188 @@
+"""The catalogue: what the plugins registered through the ``gpsa_register_*`` hooks.
+
+The host owns validation: each registration is checked (right base class, valid name, no
+clash) and recorded with the name of the plugin that made it, so every error names the plugin.
+Each plugin's implementation is called on its own (through a pluggy subset caller, so hook
+tracing still sees it), which is how registrations are attributed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gpsa.errors import ConfigError
+from gpsa.plugins.manager import GpsaPluginManager, PluginError, get_plugin_manager
+from gpsa.runtime.actor import ACTOR_KINDS, Actor
+from gpsa.runtime.psa_algorithm import PsaAlgorithm
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registration. ``kind`` is an actor kind, ``"psa"``, ``"codec"`` or ``"basis-reader"``."""
+
+    kind: str
+    name: str
+    obj: Any
+    plugin: str
+    summary: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Catalogue:
+    actors: dict[str, Entry] = field(default_factory=dict)
+    psa_algorithms: dict[str, Entry] = field(default_factory=dict)
+    codecs: dict[tuple[str, int], Entry] = field(default_factory=dict)  # (key name, version)
+    basis_readers: dict[str, Entry] = field(default_factory=dict)  # by suffix
+
+    def actor(self, name: str, where: str = "actor") -> type[Actor]:
+        """The actor class registered as ``name``; ConfigError naming ``where`` otherwise."""
+        if name not in self.actors:
+            raise ConfigError(f"{where}: unknown actor {name!r}{_known(name, self.actors)}")
+        return self.actors[name].obj
+
+    def psa_algorithm(self, name: str, where: str = "algorithm") -> type[PsaAlgorithm]:
+        if name not in self.psa_algorithms:
+            raise ConfigError(f"{where}: unknown PSA algorithm {name!r}"
+                              f"{_known(name, self.psa_algorithms)}")
+        return self.psa_algorithms[name].obj
+
+    def basis_reader(self, path: Path) -> Callable[[Path], Any] | None:
+        """The reader registered for ``path``'s suffix, or None."""
+        entry = self.basis_readers.get(path.suffix.lower())
+        return entry.obj if entry is not None else None
+
+    def codec_registry(self) -> Any:
+        """A :class:`gpsa.adf.codecs.CodecRegistry` with the generic composite and raw codecs
+        and every registered codec (for the ADF reader and writer)."""
+        from gpsa.adf.codecs import CodecRegistry, CompositeCodec, RawCodec
+
+        reg = CodecRegistry(composite=CompositeCodec(), raw=RawCodec())
+        for entry in self.codecs.values():
+            reg.register(entry.obj)
+        return reg
+
+    def entries(self) -> Iterable[Entry]:
+        yield from self.actors.values()
+        yield from self.psa_algorithms.values()
+        yield from self.codecs.values()
+        seen: set[int] = set()
+        for e in self.basis_readers.values():
+            if id(e) not in seen:
+                seen.add(id(e))
+                yield e
+
+    def by_plugin(self) -> dict[str, list[Entry]]:
+        out: dict[str, list[Entry]] = {}
+        for e in self.entries():
+            out.setdefault(e.plugin, []).append(e)
+        return out
+
+
+def _known(name: str, table: dict[str, Entry]) -> str:
+    close = difflib.get_close_matches(name, list(table), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f" ({hint}known: {', '.join(sorted(table)) or 'none'}; see `gpsa plugins`)"
+
+
+def _check_name(name: Any, plugin: str, what: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise PluginError(f"plugin {plugin!r}: {what} name {name!r} must match {NAME_RE.pattern}")
+    return name
+
+
+def _add(table: dict[Any, Entry], key: Any, entry: Entry, what: str) -> None:
+    old = table.get(key)
+    if old is not None:
+        raise PluginError(f"plugin {entry.plugin!r}: {what} {key!r} is already registered by "
+                          f"plugin {old.plugin!r} (block one with GPSA_BLOCK_PLUGINS)")
+    table[key] = entry
+
+
+def build_catalogue(pm: GpsaPluginManager) -> Catalogue:
+    """Call every catalogue hook, plugin by plugin, and check what they register."""
+    cat = Catalogue()
+
+    def actors(plugin: str, cls: Any) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Actor) and cls.kind in ACTOR_KINDS):
+            raise PluginError(f"plugin {plugin!r}: register() expects a Producer, Filter, "
+                              f"Consumer or GlobalActor subclass, got {cls!r}")
+        name = _check_name(cls.name, plugin, f"actor {cls.__name__}")
+        _add(cat.actors, name, Entry(cls.kind, name, cls, plugin, cls.summary()), "actor")
+
+    def psa(plugin: str, cls: Any) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, PsaAlgorithm)):
+            raise PluginError(f"plugin {plugin!r}: register() expects a PsaAlgorithm subclass, "
+                              f"got {cls!r}")
+        name = _check_name(cls.name, plugin, f"PSA algorithm {cls.__name__}")
+        _add(cat.psa_algorithms, name, Entry("psa", name, cls, plugin, cls.summary()),
+             "PSA algorithm")
+
+    def codecs(plugin: str, codec: Any) -> None:
+        name, version = getattr(codec, "name", None), getattr(codec, "version", None)
+        if not isinstance(name, str) or not isinstance(version, int) or not all(
+                callable(getattr(codec, m, None)) for m in ("decode", "encode")):
+            raise PluginError(f"plugin {plugin!r}: a codec needs a str name, an int version, "
+                              f"decode() and encode(); got {codec!r}")
+        _add(cat.codecs, (name, version),
+             Entry("codec", name, codec, plugin, f"{name} v{version}", {"version": version}),
+             "codec")
+
+    def readers(plugin: str, reader: Any, *, suffixes: Iterable[str], name: str = "") -> None:
+        if not callable(reader):
+            raise PluginError(f"plugin {plugin!r}: basis reader {reader!r} is not callable")
+        suffixes = [s.lower() if s.startswith(".") else f".{s.lower()}" for s in suffixes]
+        entry = Entry("basis-reader", _check_name(name or "basis-reader", plugin, "reader"),
+                      reader, plugin, f"suffixes {', '.join(suffixes)}", {"suffixes": suffixes})
+        for suffix in suffixes:
+            _add(cat.basis_readers, suffix, entry, "basis reader for suffix")
+
+    for hookname, handler in (("gpsa_register_actors", actors),
+                              ("gpsa_register_psa_algorithms", psa),
+                              ("gpsa_register_codecs", codecs),
+                              ("gpsa_register_basis_readers", readers)):
+        caller = getattr(pm.hook, hookname)
+        for impl in caller.get_hookimpls():  # registration order: built-ins first
+            others = [p for p in pm.get_plugins() if p is not impl.plugin]
+            sub = pm.subset_hook_caller(hookname, remove_plugins=others)
+
+            def register(*args: Any, _h: Any = handler, _p: str = impl.plugin_name,
+                         **kwargs: Any) -> None:
+                _h(_p, *args, **kwargs)
+
+            try:
+                sub(register=register)
+            except PluginError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken plugin, reported by name
+                raise PluginError(f"plugin {impl.plugin_name!r}: {hookname} failed: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+    return cat
+
+
+_cat_lock = threading.Lock()
+_catalogue: Catalogue | None = None
+
+
+def get_catalogue() -> Catalogue:
+    """The catalogue of the process-wide plugin manager, built on first use."""
+    global _catalogue
+    pm = get_plugin_manager()
+    with _cat_lock:
+        if _catalogue is None:
+            _catalogue = build_catalogue(pm)
+        return _catalogue
+
+
+def reset_catalogue() -> None:
+    global _catalogue
+    with _cat_lock:
+        _catalogue = None

@@ -1,0 +1,149 @@
+"""Bases and events for the PSA benchmark.
+
+* ``real``: a basis made by gpsa's physics generator (:mod:`gpsa.basis.generate`, default AGATA
+  shape A, 2 mm grid; cached as ``bases/cache/gpsa_A_2mm.h5``). Events are computed by the same
+  field/drift/induction code at *continuous* positions (not basis points), then placed at a
+  fractional T0 by a cubic time shift: not made from the searched basis.
+* ``toy`` / ``toy-small``: :mod:`gpsa.psa.testing`'s analytic coaxial model, events at continuous
+  positions and fractional T0 computed from the model itself.
+* a basis *file*: events interpolated (trilinear) from that basis — fine for speed, flagged as
+  not independent for accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gpsa.basis.model import Basis
+from gpsa.block import CrystalBlock
+from gpsa.psa.testing import ToyCrystal, Truth, simulate_events, toy_basis
+from gpsa.psa.window import shifted_signals
+
+log = logging.getLogger(__name__)
+
+CACHE = Path("bases/cache")
+EventMaker = Callable[[int, float, int], tuple[CrystalBlock, Truth]]  # (n, noise, seed)
+TRACE_SAMPLES = 100
+TRACE_T0 = 30.0
+
+
+@dataclass(frozen=True)
+class Source:
+    basis: Basis
+    description: str
+    make_events: EventMaker
+    independent_events: bool
+
+
+def have_generator() -> bool:
+    try:
+        import gpsa.basis.generate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _block(sig: np.ndarray, seg: np.ndarray, pos: np.ndarray, t0_sample: int, noise: float,
+           rng: np.random.Generator) -> tuple[CrystalBlock, Truth]:
+    """Single-interaction events from unit signals (n, 37, S) with T0 at ``t0_sample``."""
+    n = sig.shape[0]
+    t_true = TRACE_T0 + rng.uniform(-0.5, 0.5, n)
+    first = t0_sample - int(TRACE_T0)
+    unit = shifted_signals(sig, np.arange(n), first, TRACE_SAMPLES, t_true - int(TRACE_T0))
+    e = rng.uniform(150.0, 1500.0, n).astype(np.float32)
+    tr = np.zeros((n, 38, TRACE_SAMPLES), np.float32)
+    tr[:, :37] = e[:, None, None] * unit + (noise * e)[:, None, None] * rng.standard_normal(
+        (n, 37, TRACE_SAMPLES)).astype(np.float32)
+    tr[:, 37] = tr[:, 36]
+    energies = np.zeros((n, 38), np.float32)
+    energies[np.arange(n), seg] = e
+    energies[:, 36] = energies[:, 37] = e
+    block = CrystalBlock.from_traces(tr, energies=energies, t0=t_true.astype(np.float32))
+    return block, Truth(event=np.arange(n), segment=seg.astype(np.int64),
+                        position=pos.astype(np.float32), energy=e, t0=t_true)
+
+
+def file_source(path: str) -> Source:
+    from gpsa.basis.grid import BasisGrid
+    from gpsa.basis.io import load_basis
+
+    basis = load_basis(path)
+    grid = BasisGrid.from_basis(basis)
+
+    def make(n: int, noise: float, seed: int) -> tuple[CrystalBlock, Truth]:
+        rng = np.random.default_rng(seed)
+        base = rng.integers(0, len(basis), n)
+        pos = basis.positions[base] + rng.uniform(-0.5, 0.5, (n, 3)) * basis.grid_mm
+        return _block(grid.interpolate(pos), basis.segment[base].astype(np.int64), pos,
+                      basis.t0_sample, noise, rng)
+
+    return Source(basis, f"{path} (events interpolated from it)", make, False)
+
+
+def toy_source(size: str = "full") -> Source:
+    if size == "small":
+        crystal = ToyCrystal.small()
+        basis = toy_basis(crystal, grid_mm=2.0, n_samples=40, t0_sample=5)
+    else:
+        from gpsa.psa.benchmark import toy_crystal_basis
+
+        basis, crystal = toy_crystal_basis()
+
+    def make(n: int, noise: float, seed: int) -> tuple[CrystalBlock, Truth]:
+        return simulate_events(crystal, n, n_samples=TRACE_SAMPLES, t0=TRACE_T0, noise=noise,
+                               seed=seed)
+
+    return Source(basis, f"toy {size} (gpsa.psa.testing), events at continuous positions",
+                  make, True)
+
+
+def real_source(crystal: str = "A", grid_mm: float = 2.0, cache: Path = CACHE) -> Source:
+    """gpsa's generated basis of AGATA shape ``crystal`` and events from the same physics."""
+    from gpsa.basis.fields.solve import solve_fields
+    from gpsa.basis.generate import GeneratorSettings, compute_signals, generate_basis
+    from gpsa.basis.io import load_basis, write_basis
+    from gpsa.detector.segmentation import CrystalGeometry
+
+    geometry = CrystalGeometry.default(crystal)
+    settings = GeneratorSettings()
+    path = cache / f"gpsa_{crystal}_{grid_mm:g}mm.h5"
+    if path.exists():
+        basis = load_basis(path)
+    else:
+        log.info("generating the %s basis (about half a minute)", path)
+        basis = generate_basis(geometry, grid_mm, settings, cache_dir=cache)
+        cache.mkdir(parents=True, exist_ok=True)
+        write_basis(path, basis)
+
+    def make(n: int, noise: float, seed: int) -> tuple[CrystalBlock, Truth]:
+        rng = np.random.default_rng(seed)
+        fields = solve_fields(geometry, settings, cache_dir=cache)
+        lo, hi = (np.asarray(v, np.float64) for v in geometry.shape.bounding_box())
+        pos = np.zeros((0, 3))
+        while pos.shape[0] < n:
+            p = rng.uniform(lo, hi, (2 * n, 3))
+            pos = np.concatenate([pos, p[np.asarray(geometry.contains(p), bool)]])
+        sig, report = compute_signals(fields, pos[: 2 * n], settings, geometry.order)
+        ok = (report.hole_electrode >= 0) & (report.hole_electrode < 36)
+        keep = np.flatnonzero(ok)[:n]
+        return _block(np.asarray(sig[keep], np.float32), report.hole_electrode[keep],
+                      pos[keep], settings.t0_sample, noise, rng)
+
+    return Source(basis, f"gpsa.basis.generate shape {crystal} {grid_mm:g} mm grid; events "
+                  "from the same physics at continuous positions", make, True)
+
+
+def get_source(name: str | None, basis_file: str | None) -> Source:
+    """``basis_file`` if given, else ``name`` ("real", "toy", "toy-small"; None = real when the
+    generator is installed, else toy)."""
+    if basis_file:
+        return file_source(basis_file)
+    name = name or ("real" if have_generator() else "toy")
+    if name == "real":
+        return real_source()
+    return toy_source("small" if name == "toy-small" else "full")

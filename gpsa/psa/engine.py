@@ -1,0 +1,173 @@
+"""Grid-search PSA: the public entry point :class:`GridSearchPSA`.
+
+**Input convention.** ``run`` takes a *preprocessed* :class:`~gpsa.block.CrystalBlock`:
+
+* ``traces`` float32 ``(n, >=37, S_trace)``: channels 0..35 the segments (in the basis segment
+  order), 36 the core; amplitudes in keV (a segment's net charge equals its energy), baseline
+  subtracted; int16 traces are accepted and read as keV;
+* ``energies[:, :36]`` the segment net-charge energies (keV): a segment is hit when its energy is
+  above ``threshold_kev``; ``energies[:, 36]`` / ``[:, 37]`` (when present) are the core energies
+  copied to the event table as ``e0`` / ``e1``;
+* ``t0`` the (possibly fractional) sample of the interaction time in the trace; NaN → the
+  ``default_t0`` setting.
+
+The search compares ``trace[:, c, round(t0) + sample_offset + k]`` with
+``basis.signals[:, c, basis.t0_sample + sample_offset + k]`` for ``k < samples`` (default: the 40
+samples starting at T0), over the mask channels of the hit segment. ``refine_t0`` then refines T0
+by a sub-sample time shift of the model; ``refine_grid`` refines positions between grid points.
+
+**Output.** A :class:`~gpsa.block.PsaBlock`: one hit per searched segment (segment, x, y, z in mm
+in the crystal frame, energy = segment energy, time = refined T0 in trace samples, fom, status);
+the event table carries timestamps, ids, status, ``e0``/``e1``, ``t0`` = the T0 used (refined),
+``t1`` = the input T0 (NaN if unknown) and ``psa_status`` (OR of the hits' status bits and the
+event's own).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from gpsa.basis.model import Basis
+from gpsa.block import CrystalBlock, PsaBlock, PsaEvents, PsaHits
+from gpsa.device import Device, select_device
+from gpsa.errors import ConfigError
+from gpsa.psa._numba import blas_threads
+from gpsa.psa.loop import Hits, SearchDriver, ranks, residual_loop, select_hits
+from gpsa.psa.masks import build_mask
+from gpsa.psa.segments import SegmentTable, build_segment_tables
+from gpsa.psa.settings import PsaSettings
+from gpsa.psa.window import integer_t0, measured_window
+
+log = logging.getLogger(__name__)
+
+
+def make_backend(settings: PsaSettings, device: Device) -> object:
+    """The search backend named by ``settings.backend`` (CUDA devices always use "gpu")."""
+    name = "gpu" if device.is_cuda else settings.backend
+    if name == "reference":
+        from gpsa.psa.reference import ReferenceBackend
+
+        return ReferenceBackend(settings.p)
+    if name == "numba":
+        from gpsa.psa.cpu import NumbaBackend
+
+        return NumbaBackend(settings.p, settings.shortlist, settings.rank)
+    from gpsa.psa.gpu import GpuBackend
+
+    return GpuBackend(settings, device)
+
+
+def _workers(threads: int) -> int:
+    """Threads over segments for the numba backend: ``threads``, else numba's thread count (1 if
+    GPSA_NUMBA_PARALLEL=0)."""
+    from gpsa.psa import _numba
+
+    if not _numba.PARALLEL:
+        return 1
+    if threads > 0:
+        return threads
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+class GridSearchPSA:
+    """Grid search of a :class:`Basis` (see the module docstring for the input convention)."""
+
+    def __init__(self, basis: Basis, settings: PsaSettings | None = None,
+                 device: str | Device = "cpu") -> None:
+        self.basis = basis
+        self.settings = settings = settings or PsaSettings()
+        self.first_sample = basis.t0_sample + settings.sample_offset
+        if self.first_sample < 0 or self.first_sample + settings.samples > basis.n_samples:
+            raise ConfigError(
+                f"psa.samples: samples {self.first_sample}..{self.first_sample + settings.samples}"
+                f" (t0_sample {basis.t0_sample} + sample_offset {settings.sample_offset}) do not "
+                f"fit in the basis's {basis.n_samples} samples")
+        self.device = device if isinstance(device, Device) else select_device(device)
+        self.mask = build_mask(settings.mask, settings.segment_order or basis.segment_order)
+        self.tables: list[SegmentTable | None] = build_segment_tables(
+            basis, self.mask, self.first_sample, settings.samples, settings.coarse_step,
+            settings.fine_radius_mm)
+        self.basis_window = basis.signals[:, :, self.first_sample:
+                                          self.first_sample + settings.samples]
+        self.backend = make_backend(settings, self.device)
+        self.driver = SearchDriver(self.backend, settings, workers=_workers(settings.threads))
+        if self.driver.workers == 1 and hasattr(self.backend, "serial_default"):
+            self.backend.serial_default = True  # one thread: the serial kernels, no prange
+        log.info("GridSearchPSA: %d points, p=%g, %s search, backend %s on %s", len(basis),
+                 settings.p, settings.search, getattr(self.backend, "name", "?"), self.device)
+
+    def prepare(self) -> GridSearchPSA:
+        """Per-segment backend setup (low-rank bases, device-resident tables); done lazily by the
+        searches otherwise. Call it to keep setup out of timings."""
+        prepare = getattr(self.backend, "prepare", None)
+        if prepare is not None:
+            prepare(self.tables)
+        return self
+
+    def run(self, block: CrystalBlock) -> PsaBlock:
+        """PSA of every event of ``block`` (see the module docstring)."""
+        s = self.settings
+        if block.n_channels < 37:
+            raise ConfigError(f"psa: blocks need >= 37 channels (36 segments + core), "
+                              f"got {block.n_channels}")
+        _, t0i = integer_t0(block.t0, s.default_t0)
+        window = measured_window(block.traces, t0i, s.sample_offset, s.samples)
+        ev, seg, energy, ev_status = select_hits(block.energies[:, :36], s, self.tables)
+        hits = self._initial_hits(ev, seg, energy)
+        hit_set = np.zeros((len(block), 37), bool)
+        hit_set[ev, seg] = True
+        with blas_threads():
+            resid = residual_loop(hits, window, self.basis_window, self.tables, hit_set,
+                                  self.driver, s)
+        t_final = t0i.astype(np.float64)
+        if s.refine_t0 or s.refine_grid:
+            from gpsa.psa.refine import Refiner
+
+            hits.signal[:] = self.basis_window[hits.point]
+            refiner = Refiner(self, hit_set)
+            delta = np.zeros(len(block))
+            if s.refine_grid:
+                refiner.refine_grid(hits, window, delta)
+            if s.refine_t0:
+                delta = refiner.refine_t0(hits, window)
+                if s.refine_grid:
+                    refiner.refine_grid(hits, window, delta)
+            t_final = t0i + delta
+        del resid
+        return self._assemble(block, hits, block.t0, t_final, ev_status)
+
+    def _initial_hits(self, ev: np.ndarray, seg: np.ndarray, energy: np.ndarray) -> Hits:
+        centre = np.array([t.centre if t is not None else 0 for t in self.tables], np.int64)
+        centre_point = np.array([t.points[t.centre] if t is not None else 0
+                                 for t in self.tables], np.int64)
+        local, point = centre[seg], centre_point[seg]
+        m = ev.size
+        return Hits(event=ev, segment=seg, energy=energy, rank=ranks(ev), local=local,
+                    point=point, fom=np.full(m, np.nan), status=np.zeros(m, np.uint16),
+                    signal=np.zeros((m, 37, self.settings.samples), np.float32),
+                    offset_mm=np.zeros((m, 3), np.float32))
+
+    def _assemble(self, block: CrystalBlock, hits: Hits, t0_in: np.ndarray,
+                  t_final: np.ndarray, ev_status: np.ndarray) -> PsaBlock:
+        n = len(block)
+        psa_status = ev_status.copy()
+        np.bitwise_or.at(psa_status, hits.event, hits.status)
+        e = block.energies
+        nan = np.full(n, np.nan, np.float32)
+        events = PsaEvents(
+            timestamps=block.timestamps.copy(), event_numbers=block.event_numbers.copy(),
+            crystal_ids=block.crystal_ids.copy(), status=block.status.copy(),
+            e0=e[:, 36].copy() if e.shape[1] > 36 else nan,
+            e1=e[:, 37].copy() if e.shape[1] > 37 else nan.copy(),
+            t0=t_final.astype(np.float32), t1=t0_in.astype(np.float32), psa_status=psa_status)
+        pos = np.asarray(self.basis.positions, np.float32)[hits.point] + hits.offset_mm
+        out = PsaHits.build(
+            hits.event, status=hits.status, segment=hits.segment,
+            crystal=block.crystal_ids[hits.event].astype(np.int16),
+            x=pos[:, 0], y=pos[:, 1], z=pos[:, 2], energy=hits.energy,
+            time=t_final[hits.event], fom=hits.fom)
+        return PsaBlock(events=events, hits=out)

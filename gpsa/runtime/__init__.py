@@ -1,0 +1,1 @@
+"""Runtime: actor base classes, the threaded chain, run modes, signals and provenance."""

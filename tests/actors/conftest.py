@@ -1,0 +1,70 @@
+"""Fixtures for the built-in actors: a small basis file made once per session and run files
+that simulate, preprocess, analyse and write a couple of crystals."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gpsa.plugins.manager import reset_plugin_manager
+
+
+@pytest.fixture(scope="session")
+def basis_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gpsa.basis.io import write_basis
+    from gpsa.psa.testing import ToyCrystal, toy_basis
+
+    path = tmp_path_factory.mktemp("basis") / "toy6.h5"
+    write_basis(path, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def default_plugins() -> Iterator[None]:
+    """The process-wide plugin manager as a user gets it (built-ins + installed plugins)."""
+    reset_plugin_manager()
+    yield
+    reset_plugin_manager()
+
+
+def write_run(folder: Path, basis: Path, *, crystals: tuple[str, ...] = ("00A", "00B"),
+              events: int = 150, block_size: int = 30, rate_hz: float = 0.0, workers: int = 1,
+              algorithm: str = "grid-search", extra_psa: str = "", consumers: str = "") -> Path:
+    """A run file simulating ``events`` per crystal through the whole local chain."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = textwrap.dedent(f"""\
+        [run]
+        crystals = {list(crystals)!r}
+        output = "out"
+
+        [[stage]]
+        actor = "simulator"
+        basis = "{basis}"
+        events = {events}
+        block_size = {block_size}
+        rate_hz = {rate_hz}
+
+        [[stage]]
+        actor = "preprocess"
+        align_t0 = 20
+
+        [[stage]]
+        actor = "psa"
+        basis = "{basis}"
+        algorithm = "{algorithm}"
+        workers = {workers}
+        {extra_psa}
+
+        [[stage]]
+        actor = "post-psa"
+
+        [[stage]]
+        actor = "adf-writer"
+        {consumers}
+        """)
+    path = folder / "run.toml"
+    path.write_text(text)
+    return path

@@ -1,0 +1,1 @@
+from runtime.conftest import toy_plugins  # noqa: F401

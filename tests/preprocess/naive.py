@@ -1,0 +1,42 @@
+"""Deliberately naive references of the preprocessing kernels (STUMPY habit)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def trapezoid_max(x: np.ndarray, rise: int, gap: int, tau: float) -> float:
+    a = math.exp(-1.0 / tau) if tau > 0 else 1.0
+    y = []
+    acc = 0.0
+    for s, v in enumerate(x):
+        acc += float(v) - (a * float(x[s - 1]) if s > 0 else 0.0)
+        y.append(acc)
+
+    def at(i: int) -> float:
+        return y[max(i, 0)]
+
+    best = -math.inf
+    for n in range(len(x)):
+        lead = sum(at(j) for j in range(n - rise + 1, n + 1))
+        lag = sum(at(j) for j in range(n - 2 * rise - gap + 1, n - rise - gap + 1))
+        best = max(best, (lead - lag) / rise)
+    return best
+
+
+def cfd(x: np.ndarray, fraction: float, delay: int, threshold: float) -> float:
+    arm = next((k for k, v in enumerate(x) if v > threshold), None)
+    if arm is None:
+        return math.nan
+
+    def y(k: int) -> float:
+        return fraction * float(x[k]) - float(x[max(k - delay, 0)])
+
+    if y(arm) <= 0:
+        return math.nan
+    for k in range(arm + 1, len(x)):
+        if y(k) <= 0:
+            return (k - 1) + y(k - 1) / (y(k - 1) - y(k)) - delay / (1 - fraction)
+    return math.nan
