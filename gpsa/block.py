@@ -319,7 +319,7 @@ class PsaBlock:
         return cls(events=events, hits=PsaHits(**hit_cols))
 
     def take_events(self, index: np.ndarray | slice) -> PsaBlock:
-        """The events selected by ``index`` (slice, bool mask or sorted int array) with their hits."""
+        """The events selected by ``index`` (slice, bool mask or sorted ints), with their hits."""
         sel = np.zeros(len(self.events), bool)
         sel[index] = True
         new_pos = np.cumsum(sel) - 1

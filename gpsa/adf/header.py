@@ -21,6 +21,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from gpsa._numba import jit_options
+
 HEADER_SIZE = 20
 KEY_DTYPE = np.dtype([("length", "<u4"), ("key", "<u4"), ("event_number", "<u4"),
                       ("timestamp", "<u8")])
@@ -34,13 +36,13 @@ SCAN_SHORT = 3  # a frame declares a length below 20
 SCAN_HUGE = 4  # a frame declares a length above the plausibility limit
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**jit_options(fastmath=False))
 def _u32(buf: np.ndarray, p: int) -> int:
     return (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
             | (np.int64(buf[p + 3]) << 24))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**jit_options(fastmath=False))
 def scan_frames(buf: np.ndarray, pos: int, block_start: int, n_before: int, max_frames: int,
                 max_bytes: int, max_length: int) -> tuple[np.ndarray, int, int, int]:
     """Walk the frame chain of ``buf`` (uint8) from ``pos``, continuing a block that began at
@@ -78,7 +80,7 @@ def scan_frames(buf: np.ndarray, pos: int, block_start: int, n_before: int, max_
         p += length
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**jit_options(fastmath=False))
 def scan_regions(buf: np.ndarray, begin: np.ndarray,
                  stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Walk the sub-frame chains of several regions ``[begin[i], stop[i])`` (composite payloads).
@@ -108,7 +110,7 @@ def scan_regions(buf: np.ndarray, begin: np.ndarray,
     return starts[:n], parent[:n], -1, -1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**jit_options(fastmath=False))
 def find_resync(buf: np.ndarray, pos: int, known: np.ndarray, max_length: int,
                 at_eof: bool) -> tuple[int, bool]:
     """First position ``q >= pos`` holding a plausible frame key: a known key value, a length in
@@ -133,7 +135,7 @@ def find_resync(buf: np.ndarray, pos: int, known: np.ndarray, max_length: int,
     return (end if at_eof else q), False
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**jit_options(fastmath=False))
 def _is_plausible(buf: np.ndarray, q: int, known: np.ndarray, max_length: int) -> bool:
     length = _u32(buf, q)
     if length < HEADER_SIZE or length > max_length:

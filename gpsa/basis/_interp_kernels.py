@@ -11,11 +11,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from gpsa._numba import jit_options
+
 _HALF_TABLE = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(
     np.float32)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**jit_options(fastmath=False))
 def _gather_f32(signals, idx, w, channels, out):  # pragma: no cover - compiled
     n, k = idx.shape
     nc = channels.shape[0]
@@ -35,7 +37,7 @@ def _gather_f32(signals, idx, w, channels, out):  # pragma: no cover - compiled
                     out[p, c, t] += wt * signals[i, ch, t]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**jit_options(fastmath=False))
 def _gather_f16(bits, table, idx, w, channels, out):  # pragma: no cover - compiled
     n, k = idx.shape
     nc = channels.shape[0]

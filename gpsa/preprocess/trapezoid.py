@@ -22,7 +22,7 @@ import math
 import numba
 import numpy as np
 
-from gpsa.psa._numba import jit_options
+from gpsa._numba import jit_options
 
 
 @numba.njit(**jit_options())

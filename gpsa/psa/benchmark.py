@@ -17,10 +17,10 @@ from typing import Any
 import numba
 import numpy as np
 
+from gpsa._numba import jit_options
 from gpsa.basis.model import Basis
 from gpsa.block import CrystalBlock, PsaBlock
 from gpsa.device import Device, select_device
-from gpsa.psa._numba import jit_options
 from gpsa.psa.engine import GridSearchPSA
 from gpsa.psa.kernels.cpu_kernels import channel_sum, p_mode
 from gpsa.psa.settings import PsaSettings

@@ -29,11 +29,11 @@ import logging
 
 import numpy as np
 
+from gpsa._numba import blas_threads
 from gpsa.basis.model import Basis
 from gpsa.block import CrystalBlock, PsaBlock, PsaEvents, PsaHits
 from gpsa.device import Device, select_device
 from gpsa.errors import ConfigError
-from gpsa.psa._numba import blas_threads
 from gpsa.psa.loop import Hits, SearchDriver, ranks, residual_loop, select_hits
 from gpsa.psa.masks import build_mask
 from gpsa.psa.segments import SegmentTable, build_segment_tables
@@ -62,7 +62,7 @@ def make_backend(settings: PsaSettings, device: Device) -> object:
 def _workers(threads: int) -> int:
     """Threads over segments for the numba backend: ``threads``, else numba's thread count (1 if
     GPSA_NUMBA_PARALLEL=0)."""
-    from gpsa.psa import _numba
+    from gpsa import _numba
 
     if not _numba.PARALLEL:
         return 1

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from gpsa._numba import jit_options
 
-@numba.njit(cache=True, nogil=True)
+
+@numba.njit(**jit_options(fastmath=False))
 def _place(sig, t0, scale, basis_t0, out):  # pragma: no cover - compiled
     n, nc, nb = sig.shape
     nt = out.shape[2]

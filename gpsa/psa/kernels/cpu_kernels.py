@@ -22,7 +22,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
 
-from gpsa.psa._numba import jit_options
+from gpsa._numba import jit_options
 
 P_SQUARE, P_ABS, P_SQRT, P_GENERAL = 0, 1, 2, 3
 #: Terms summed between early-termination checks when every channel is on (flat loop).

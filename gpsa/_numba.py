@@ -1,20 +1,24 @@
-"""Numba options for the PSA kernels, in one place (dspeed habit).
+"""Numba options for every gpsa kernel, in one place (dspeed habit).
 
 Environment variables (read once, at import of this module):
 
-* ``GPSA_NUMBA_PARALLEL`` (default ``1``): compile the CPU kernels with ``parallel=True`` and run
-  their outer loop with ``prange``. ``0`` gives serial kernels (easier profiling, one core).
-* ``GPSA_NUMBA_CACHE`` (default ``1``): cache compiled kernels on disk (``__pycache__``).
-* ``GPSA_NUMBA_FASTMATH`` (default ``1``): allow LLVM to reassociate float sums (vectorised
-  reductions). Figures of merit then differ from the numpy reference by float rounding only.
-* ``GPSA_BLAS_THREADS`` (default ``1``): BLAS threads during a PSA run (:func:`blas_threads`, needs
-  ``threadpoolctl``; without it BLAS keeps its own setting). The p = 2 matrix products are many
-  small GEMMs (tens of hits x ~400 x ~1,500): on the shared 2-core machine a 2-thread OpenBLAS
-  ran them 5-8x *slower* than one thread (thread wake-ups), measured with 28 and 128 rows.
+* ``GPSA_NUMBA_PARALLEL`` (default ``1``): compile the parallel kernels with ``parallel=True`` and
+  run their outer loop with ``prange``. ``0`` gives serial kernels (easier profiling, one core).
+* ``GPSA_NUMBA_CACHE`` (default ``1``): cache compiled kernels on disk (``__pycache__``), so a
+  second process does not pay the compilation again.
+* ``GPSA_NUMBA_FASTMATH`` (default ``1``): allow LLVM to reassociate float sums in the kernels
+  that ask for it (the PSA figure-of-merit loops). Figures of merit then differ from the numpy
+  reference by float rounding only. Kernels checked against their references to rounding, or
+  with convergence tests (SOR, drift, ADF scanning), always compile with fast-math off.
+* ``GPSA_BLAS_THREADS`` (default ``1``): BLAS threads during a PSA run (:func:`blas_threads`, via
+  ``threadpoolctl``). The p = 2 matrix products are many small GEMMs (tens of hits x ~400 x
+  ~1,500): on the shared 2-core machine a 2-thread OpenBLAS ran them 5-8x *slower* than one
+  thread (thread wake-ups), measured with 28 and 128 rows.
+* ``NUMBA_NUM_THREADS`` (numba's own): threads of the parallel kernels.
 
 ``error_model="numpy"`` is always set: with Python's error model numba guards every float division
 against zero, which stops LLVM from vectorising the inner loops (measured: 10 ns vs 0.8 ns per
-``|x|^p`` term).
+``|x|^p`` term). Kernels that divide guard their divisions by hand.
 """
 
 from __future__ import annotations
@@ -39,12 +43,14 @@ FASTMATH: bool = _flag("GPSA_NUMBA_FASTMATH", True)
 BLAS_THREADS: int = int(os.environ.get("GPSA_BLAS_THREADS", "1") or 0)
 
 
-def jit_options(*, parallel: bool = False, inline: bool = False) -> dict[str, Any]:
-    """Keyword arguments for ``numba.njit``; ``parallel`` is honoured only if PARALLEL is on."""
+def jit_options(*, parallel: bool = False, inline: bool = False,
+                fastmath: bool | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``numba.njit``. ``parallel`` is honoured only if PARALLEL is on;
+    ``fastmath=None`` follows GPSA_NUMBA_FASTMATH, ``False`` forces it off."""
     opts: dict[str, Any] = {
         "nogil": True,
         "cache": CACHE,
-        "fastmath": FASTMATH,
+        "fastmath": FASTMATH if fastmath is None else (fastmath and FASTMATH),
         "error_model": "numpy",
     }
     if parallel and PARALLEL:
