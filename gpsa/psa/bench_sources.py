@@ -1,9 +1,12 @@
 """Bases and events for the PSA benchmark.
 
 * ``real``: a basis made by gpsa's physics generator (:mod:`gpsa.basis.generate`, default AGATA
-  shape A, 2 mm grid; cached as ``bases/cache/gpsa_A_2mm.h5``). Events are computed by the same
-  field/drift/induction code at *continuous* positions (not basis points), then placed at a
-  fractional T0 by a cubic time shift: not made from the searched basis.
+  shape A, 2 mm grid, default :class:`GeneratorSettings`; cached as
+  ``bases/cache/gpsa_A_2mm.h5``). Events are computed by the same field/drift/induction code at
+  *continuous* positions (not basis points) but with **different generator settings**
+  (:data:`EVENT_SETTINGS_CHANGES`: finer field grid, impurity +10 %, preamp τ 38 ns instead of
+  35), then placed at a fractional T0 by a cubic time shift — not an inverse crime: neither the
+  events' positions, nor their fields, nor their response are those of the searched basis.
 * ``toy`` / ``toy-small``: :mod:`gpsa.psa.testing`'s analytic coaxial model, events at continuous
   positions and fractional T0 computed from the model itself.
 * a basis *file*: events interpolated (trilinear) from that basis — fine for speed, flagged as
@@ -14,8 +17,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,12 +28,32 @@ from gpsa.block import CrystalBlock
 from gpsa.psa.testing import ToyCrystal, Truth, simulate_events, toy_basis
 from gpsa.psa.window import shifted_signals
 
+if TYPE_CHECKING:
+    from gpsa.basis.generate import GeneratorSettings
+    from gpsa.detector.segmentation import CrystalGeometry
+
 log = logging.getLogger(__name__)
 
 CACHE = Path("bases/cache")
 EventMaker = Callable[[int, float, int], tuple[CrystalBlock, Truth]]  # (n, noise, seed)
 TRACE_SAMPLES = 100
 TRACE_T0 = 30.0
+
+#: How the ``real`` source's events differ from its searched basis: ``GeneratorSettings.replace``
+#: arguments applied to the basis settings (the defaults) to compute the events.
+#:
+#: * ``field_grid_mm`` 1.0 → 0.75: a finer finite-difference grid for the electric and weighting
+#:   fields (different discretisation error; solved once, ~1 min on 2 cores, then cached in
+#:   ``bases/cache``);
+#: * ``impurity_a`` 0.45 → 0.495 and ``impurity_b`` 0.05 → 0.055 (×1e10 cm⁻³, /cm): the space
+#:   charge +10 %, i.e. a slightly different electric field and drift velocities;
+#: * ``preamp_tau_ns`` 35 → 38: a slower preamplifier than the one the basis assumes.
+EVENT_SETTINGS_CHANGES: dict[str, float] = {
+    "field_grid_mm": 0.75,
+    "impurity_a": 0.495,
+    "impurity_b": 0.055,
+    "preamp_tau_ns": 38.0,
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +62,9 @@ class Source:
     description: str
     make_events: EventMaker
     independent_events: bool
+    #: Generator settings of the events that differ from the basis' ({name: [basis, events]});
+    #: empty when the events are not made by the generator.
+    event_settings: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def have_generator() -> bool:
@@ -102,15 +129,66 @@ def toy_source(size: str = "full") -> Source:
                   make, True)
 
 
-def real_source(crystal: str = "A", grid_mm: float = 2.0, cache: Path = CACHE) -> Source:
-    """gpsa's generated basis of AGATA shape ``crystal`` and events from the same physics."""
+def settings_diff(basis: GeneratorSettings, events: GeneratorSettings) -> dict[str, list[Any]]:
+    """``{name: [basis value, event value]}`` of the generator settings that differ."""
+    a, b = basis.to_dict(), events.to_dict()
+    return {k: [a[k], b[k]] for k in a if a[k] != b[k]}
+
+
+def describe_changes(diff: dict[str, list[Any]]) -> str:
+    return ", ".join(f"{k} {a:g} -> {b:g}" if isinstance(a, float) else f"{k} {a} -> {b}"
+                     for k, (a, b) in diff.items()) or "none"
+
+
+def random_positions(geometry: CrystalGeometry, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` uniform random positions (mm, float64) inside the germanium of ``geometry``."""
+    lo, hi = (np.asarray(v, np.float64) for v in geometry.shape.bounding_box())
+    pos = np.zeros((0, 3))
+    while pos.shape[0] < n:
+        p = rng.uniform(lo, hi, (2 * n, 3))
+        pos = np.concatenate([pos, p[np.asarray(geometry.contains(p), bool)]])
+    return pos[:n]
+
+
+def physics_events(geometry: CrystalGeometry, settings: GeneratorSettings, n: int, noise: float,
+                   seed: int, cache_dir: str | Path | None = CACHE, fields: Any = None
+                   ) -> tuple[CrystalBlock, Truth]:
+    """``n`` single-interaction events computed by the generator with ``settings`` at continuous
+    random positions inside ``geometry`` (T0 at :data:`TRACE_T0` ± ½ sample, energy 150–1500
+    keV, ``noise`` × energy rms per sample). Truth segment = the segment the hole reaches under
+    ``settings``; positions whose hole reaches no segment are skipped. ``fields``: already solved
+    fields for ``settings`` (else solved or loaded from ``cache_dir``)."""
     from gpsa.basis.fields.solve import solve_fields
-    from gpsa.basis.generate import GeneratorSettings, compute_signals, generate_basis
+    from gpsa.basis.generate import compute_signals
+
+    rng = np.random.default_rng(seed)
+    if fields is None:
+        fields = solve_fields(geometry, settings, cache_dir=cache_dir)
+    pos = random_positions(geometry, 2 * n, rng)
+    sig, report = compute_signals(fields, pos, settings, geometry.order)
+    ok = (report.hole_electrode >= 0) & (report.hole_electrode < 36)
+    keep = np.flatnonzero(ok)[:n]
+    if keep.size < n:
+        raise RuntimeError(f"only {keep.size} of {2 * n} event positions reach a segment")
+    return _block(np.asarray(sig[keep], np.float32), report.hole_electrode[keep], pos[keep],
+                  settings.t0_sample, noise, rng)
+
+
+def real_source(crystal: str = "A", grid_mm: float = 2.0, cache: Path = CACHE,
+                event_changes: dict[str, Any] | None = None) -> Source:
+    """gpsa's generated basis of AGATA shape ``crystal`` (default generator settings) and events
+    from the generator with those settings changed by ``event_changes`` (default
+    :data:`EVENT_SETTINGS_CHANGES`; ``{}`` = the basis' own physics)."""
+    from gpsa.basis.fields.solve import solve_fields
+    from gpsa.basis.generate import GeneratorSettings, generate_basis
     from gpsa.basis.io import load_basis, write_basis
     from gpsa.detector.segmentation import CrystalGeometry
 
     geometry = CrystalGeometry.default(crystal)
     settings = GeneratorSettings()
+    changes = EVENT_SETTINGS_CHANGES if event_changes is None else event_changes
+    event_settings = settings.replace(**changes)
+    diff = settings_diff(settings, event_settings)
     path = cache / f"gpsa_{crystal}_{grid_mm:g}mm.h5"
     if path.exists():
         basis = load_basis(path)
@@ -119,23 +197,21 @@ def real_source(crystal: str = "A", grid_mm: float = 2.0, cache: Path = CACHE) -
         basis = generate_basis(geometry, grid_mm, settings, cache_dir=cache)
         cache.mkdir(parents=True, exist_ok=True)
         write_basis(path, basis)
+    solved: list[Any] = []  # the events' fields, solved or loaded once
 
     def make(n: int, noise: float, seed: int) -> tuple[CrystalBlock, Truth]:
-        rng = np.random.default_rng(seed)
-        fields = solve_fields(geometry, settings, cache_dir=cache)
-        lo, hi = (np.asarray(v, np.float64) for v in geometry.shape.bounding_box())
-        pos = np.zeros((0, 3))
-        while pos.shape[0] < n:
-            p = rng.uniform(lo, hi, (2 * n, 3))
-            pos = np.concatenate([pos, p[np.asarray(geometry.contains(p), bool)]])
-        sig, report = compute_signals(fields, pos[: 2 * n], settings, geometry.order)
-        ok = (report.hole_electrode >= 0) & (report.hole_electrode < 36)
-        keep = np.flatnonzero(ok)[:n]
-        return _block(np.asarray(sig[keep], np.float32), report.hole_electrode[keep],
-                      pos[keep], settings.t0_sample, noise, rng)
+        if not solved:
+            log.info("event fields: %s", describe_changes(diff))
+            solved.append(solve_fields(geometry, event_settings, cache_dir=cache))
+        return physics_events(geometry, event_settings, n, noise, seed, fields=solved[0])
 
-    return Source(basis, f"gpsa.basis.generate shape {crystal} {grid_mm:g} mm grid; events "
-                  "from the same physics at continuous positions", make, True)
+    how = (f"events at continuous positions from different generator settings "
+           f"({describe_changes(diff)})" if diff else
+           "events from the same physics (same generator settings) at continuous positions")
+    return Source(basis, f"gpsa.basis.generate shape {crystal} {grid_mm:g} mm grid "
+                  f"(field grid {settings.field_grid_mm:g} mm, impurity "
+                  f"{settings.impurity_a:g} + {settings.impurity_b:g}/cm, "
+                  f"tau {settings.preamp_tau_ns:g} ns); {how}", make, True, diff)
 
 
 def get_source(name: str | None, basis_file: str | None) -> Source:
