@@ -206,6 +206,22 @@ class PsaEvents(_Table):
         "psa_status": (("uint16",), 0),
     }
 
+    @classmethod
+    def from_crystal_block(cls, block: CrystalBlock, *, t0: np.ndarray, t1: np.ndarray,
+                           psa_status: np.ndarray) -> PsaEvents:
+        """The event table of a PSA result for ``block``: key data, crystal ids and status are
+        copied, e0/e1 are the core energies (channels 36 and 37; NaN where the block has fewer
+        channels), t0/t1/psa_status come from the PSA (cast to the table dtypes)."""
+        n, e = len(block), block.energies
+
+        def core(channel: int) -> np.ndarray:
+            return e[:, channel].copy() if e.shape[1] > channel else np.full(n, np.nan, np.float32)
+
+        return cls(timestamps=block.timestamps.copy(), event_numbers=block.event_numbers.copy(),
+                   crystal_ids=block.crystal_ids.copy(), status=block.status.copy(),
+                   e0=core(CORE), e1=core(CORE_HIGH_GAIN), t0=np.asarray(t0, np.float32),
+                   t1=np.asarray(t1, np.float32), psa_status=np.asarray(psa_status, np.uint16))
+
 
 @dataclass(frozen=True, eq=False)
 class PsaHits(_Table):

@@ -153,17 +153,10 @@ class GridSearchPSA:
 
     def _assemble(self, block: CrystalBlock, hits: Hits, t0_in: np.ndarray,
                   t_final: np.ndarray, ev_status: np.ndarray) -> PsaBlock:
-        n = len(block)
         psa_status = ev_status.copy()
         np.bitwise_or.at(psa_status, hits.event, hits.status)
-        e = block.energies
-        nan = np.full(n, np.nan, np.float32)
-        events = PsaEvents(
-            timestamps=block.timestamps.copy(), event_numbers=block.event_numbers.copy(),
-            crystal_ids=block.crystal_ids.copy(), status=block.status.copy(),
-            e0=e[:, 36].copy() if e.shape[1] > 36 else nan,
-            e1=e[:, 37].copy() if e.shape[1] > 37 else nan.copy(),
-            t0=t_final.astype(np.float32), t1=t0_in.astype(np.float32), psa_status=psa_status)
+        events = PsaEvents.from_crystal_block(block, t0=t_final, t1=t0_in,
+                                              psa_status=psa_status)
         pos = np.asarray(self.basis.positions, np.float32)[hits.point] + hits.offset_mm
         out = PsaHits.build(
             hits.event, status=hits.status, segment=hits.segment,

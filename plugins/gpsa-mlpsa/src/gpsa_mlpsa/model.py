@@ -116,7 +116,6 @@ class MlPsa(PsaAlgorithm):
         log.info("mlpsa: trained on %d basis points (%d copies)", len(basis), self.copies)
 
     def analyse(self, block: CrystalBlock) -> PsaBlock:
-        n = len(block)
         seg_e = block.energies[:, :36]
         hit = seg_e > self.threshold_kev
         hit &= np.array([m is not None for m in self.models])[None, :]
@@ -138,14 +137,7 @@ class MlPsa(PsaAlgorithm):
             x = np.where(spoiled[:, :, None], mean[None], x).reshape(sel.size, -1)
             pos[sel], fom[sel] = model.predict(x, self.neighbours)
         status = np.where(hit.any(1), 0, PsaStatus.NO_NET_CHARGE).astype(np.uint16)
-        e = block.energies
-        nan = np.full(n, np.nan, np.float32)
-        events = PsaEvents(
-            timestamps=block.timestamps.copy(), event_numbers=block.event_numbers.copy(),
-            crystal_ids=block.crystal_ids.copy(), status=block.status.copy(),
-            e0=e[:, 36].copy() if e.shape[1] > 36 else nan,
-            e1=e[:, 37].copy() if e.shape[1] > 37 else nan.copy(),
-            t0=t0.astype(np.float32), t1=t0.astype(np.float32), psa_status=status)
+        events = PsaEvents.from_crystal_block(block, t0=t0, t1=t0, psa_status=status)
         hits = PsaHits.build(ev, segment=seg, crystal=block.crystal_ids[ev].astype(np.int16),
                              x=pos[:, 0], y=pos[:, 1], z=pos[:, 2], energy=seg_e[ev, seg],
                              time=t0[ev], fom=fom)
