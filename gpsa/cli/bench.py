@@ -1,12 +1,14 @@
 """``gpsa bench``: PSA speed of every available backend on the same events, agreement with the
-exhaustive numpy reference, a roofline of the same arithmetic and (``--accuracy``) an accuracy
-table against truth.
+exhaustive numpy reference, a roofline of the same arithmetic, (``--accuracy``) an accuracy
+table against truth, and every other registered PSA algorithm (installed plugins such as
+gpsa-mlpsa) on the same events: its training time, events/s, speed relative to the grid search
+and accuracy beside the grid search's (:mod:`gpsa.psa.bench_algorithms`).
 
 ::
 
     gpsa bench [--device cpu|cuda|auto] [--basis FILE | --source real|toy|toy-small]
                [--events 4000] [--reference-events 1000] [--accuracy] [--output results.json]
-               [--repeat 3] [--json]
+               [--repeat 3] [--json] [--psa NAME[,NAME] | --no-plugins]
 
 Bases and events: see :mod:`gpsa.psa.bench_sources` (default: gpsa's generated basis of AGATA
 shape A on a 2 mm grid, cached in ``bases/cache/``, and events computed by the same physics at
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("bench", help="benchmark the PSA backends",
                               description="Benchmark grid-search PSA: searches/s per backend, "
-                              "agreement with the numpy reference, roofline, accuracy.")
+                              "agreement with the numpy reference, roofline, accuracy; every other "
+                              "registered PSA algorithm (plugins) beside it on the same events.")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                    help="compute device (cuda adds the GPU backend; default cpu)")
     p.add_argument("--basis", metavar="FILE", help="basis file (events interpolated from it)")
@@ -48,6 +51,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", metavar="FILE", help="write the results as JSON to FILE")
     p.add_argument("--repeat", type=int, default=3, help="timed runs per case (best kept)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    algos = p.add_mutually_exclusive_group()
+    algos.add_argument("--psa", metavar="NAME[,NAME]",
+                       help="registered PSA algorithms run beside the grid search (default: "
+                       "all of them, see `gpsa plugins`)")
+    algos.add_argument("--no-plugins", action="store_true",
+                       help="only the grid search: no other registered PSA algorithm")
     p.set_defaults(func=run_bench)
 
 
@@ -69,12 +78,19 @@ def run_bench(args: argparse.Namespace) -> int:
     from gpsa.device import select_device
 
     device = select_device(args.device)  # before any work: one-line DeviceError, exit 2
+    from gpsa.psa.bench_algorithms import select_algorithms
     from gpsa.psa.bench_report import run_all
 
+    names: list[str] | None = None
+    if args.no_plugins:
+        names = []
+    elif args.psa is not None:
+        names = [n.strip() for n in args.psa.split(",") if n.strip()]
+    names = select_algorithms(names)  # an unknown name: one-line ConfigError, before any work
     result = run_all(device=device, basis_file=args.basis, source=args.source, events=args.events,
                      reference_events=args.reference_events, noise=args.noise,
                      samples=args.samples, accuracy=args.accuracy,
-                     accuracy_events=args.accuracy_events, repeat=args.repeat)
+                     accuracy_events=args.accuracy_events, repeat=args.repeat, algorithms=names)
     result["machine"] = machine_info()
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +119,8 @@ def run_bench(args: argparse.Namespace) -> int:
     print_table("Efficiency vs roofline", ["quantity", "value"],
                 [[k, f"{v:.3g}" if isinstance(v, float) else v]
                  for k, v in result["efficiency"].items()])
+    if result.get("algorithms"):
+        print_algorithms(result["algorithms"], result["events"]["n"])
     if result.get("accuracy"):
         print_table("Accuracy vs truth (refine = sub-grid + T0)",
                     ["noise", "p", "search", "refine", "median 3D mm", "FWHM x", "FWHM y",
@@ -114,3 +132,30 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.output:
         print_line(f"results written to {args.output}")
     return 0
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_algorithms(rows: list[dict[str, Any]], n_events: int) -> None:
+    """The registered PSA algorithms beside the grid search: one line each (a failure too)."""
+    base = rows[0]
+    table = []
+    for r in rows:
+        acc = r["accuracy"] or {}
+        if r["error"]:
+            table.append([r["name"], r["plugin"], f"FAILED: {r['error']}"] + ["-"] * 9)
+            continue
+        table.append([r["name"], r["plugin"], _fmt(r["setup_s"], ".2f"),
+                      _fmt(r["events_per_s"], ".0f"), _fmt(r["searches_per_s"], ".0f"),
+                      _fmt(r["speed_vs_grid_search"], ".3g"),
+                      _fmt(acc.get("median_3d_mm"), ".2f"), _fmt(acc.get("fwhm_x_mm"), ".2f"),
+                      _fmt(acc.get("fwhm_y_mm"), ".2f"), _fmt(acc.get("fwhm_z_mm"), ".2f"),
+                      _fmt(acc.get("outliers_5mm_pct"), ".1f"),
+                      _fmt(acc.get("hits_per_event"), ".2f")])
+    print_table(f"PSA algorithms on the same {n_events} events (default settings; x grid = "
+                f"events/s relative to grid search {base['settings'].get('label', '')}; "
+                "setup s = training time, not in the speed)",
+                ["algorithm", "plugin", "setup s", "events/s", "searches/s", "x grid",
+                 "median 3D mm", "FWHM x", "FWHM y", "FWHM z", ">5 mm %", "hits/event"], table)

@@ -11,10 +11,11 @@ from gpsa.cli.output import print_line, print_table
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="simulate crystals and run the whole chain on them",
-                       description="Generate a small toy basis, simulate crystals, run "
-                       "preprocessing, PSA and post-PSA, write data:psa (and a ROOT tree), then "
-                       "compare the hits with the simulation truth. Needs no server and no "
-                       "download.")
+                       description="Generate two small physical bases (AGATA shape A; the "
+                       "events come from the second, made with other settings), simulate "
+                       "crystals, run preprocessing, PSA and post-PSA, write data:psa (and a "
+                       "ROOT tree), then compare the hits with the simulation truth. Needs no "
+                       "server and no download.")
     p.add_argument("--out", default="demo", metavar="DIR",
                    help="working folder (default ./demo)")
     p.add_argument("--crystals", type=int, default=3, choices=range(1, 7), metavar="N",

@@ -1,6 +1,8 @@
 """The PSA benchmark run behind ``gpsa bench`` and ``bench/bench_psa.py``: builds the basis and the
 events, runs :func:`gpsa.psa.benchmark.speed_suite`, the roofline and (optionally) the accuracy
-table, and derives the headline ratios. Returns one JSON-ready dict."""
+table, and derives the headline ratios; then every other registered PSA algorithm (plugins such as
+gpsa-mlpsa, :mod:`gpsa.psa.bench_algorithms`) on the same events, beside the grid search. Returns
+one JSON-ready dict."""
 
 from __future__ import annotations
 
@@ -101,8 +103,17 @@ def efficiency(rows: list[dict[str, Any]], roof: dict[str, Any], terms: float
 def run_all(*, device: Device, basis_file: str | None = None, source: str | None = None,
             events: int = 4000, reference_events: int = 1000, noise: float = 0.01,
             samples: int = 40, accuracy: bool = False, accuracy_events: int = 600,
-            cases: list[Case] | None = None, repeat: int = 3) -> dict[str, Any]:
-    """Everything ``gpsa bench`` reports (see the module docstring)."""
+            cases: list[Case] | None = None, repeat: int = 3,
+            algorithms: list[str] | None = None) -> dict[str, Any]:
+    """Everything ``gpsa bench`` reports (see the module docstring).
+
+    :param algorithms: registered PSA algorithms run beside the grid search (key
+        ``"algorithms"``: the grid-search baseline row, then one row each); None = every
+        registered algorithm other than ``grid-search``, ``[]`` = none.
+    """
+    from gpsa.psa.bench_algorithms import algorithm_rows, select_algorithms
+
+    names = select_algorithms(algorithms)  # unknown name: ConfigError before any work
     src = get_source(source, basis_file)
     basis = src.basis
     block, truth = src.make_events(events, noise, 1)
@@ -131,6 +142,9 @@ def run_all(*, device: Device, basis_file: str | None = None, source: str | None
         result["gpu"] = ("not measured: no CUDA device (the GPU host path and kernels are "
                          "verified against the reference on numpy / the CUDA simulator in "
                          "tests/psa)")
+    if names:
+        result["algorithms"] = algorithm_rows(basis, block, truth, names, base=base,
+                                              device=device, repeat=repeat, speed_rows=rows)
     if accuracy:
         result["accuracy"] = accuracy_table(
             basis, lambda nz: src.make_events(accuracy_events, nz, 7),

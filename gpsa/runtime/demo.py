@@ -1,5 +1,17 @@
-"""``gpsa demo``: a self-contained run — a small generated basis, simulated crystals, the whole
-local chain — and a comparison of the PSA hits with the simulation truth. No server, no download.
+"""``gpsa demo``: a self-contained run — small physical bases generated on the spot, simulated
+crystals, the whole local chain — and a comparison of the PSA hits with the simulation truth. No
+server, no download.
+
+Two bases of gpsa's default AGATA shape A are made by :func:`gpsa.basis.generate.generate_basis`
+(fields cached in ``<out>/basis/cache``, bases kept in ``<out>/basis``, so a second run starts at
+once):
+
+* the **PSA basis** the grid search uses: a coarse :data:`PSA_GRID_MM` lattice, fields on a
+  :data:`PSA_FIELD_GRID_MM` grid, the default preamplifier (τ 35 ns);
+* the **truth basis** the simulator makes the events from, with different settings
+  (:data:`TRUTH_GRID_MM` lattice, :data:`TRUTH_FIELD_GRID_MM` field grid, τ
+  :data:`TRUTH_TAU_NS` ns), interpolated at continuous positions — so the PSA-vs-truth figures
+  are not an inverse crime (events made by the very model that analyses them).
 """
 
 from __future__ import annotations
@@ -13,6 +25,14 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+#: Generated crystal shape (gpsa's synthetic AGATA shape A) of both bases.
+SHAPE = "A"
+PSA_GRID_MM = 4.0
+PSA_FIELD_GRID_MM = 2.0
+TRUTH_GRID_MM = 3.0
+TRUTH_FIELD_GRID_MM = 1.5
+TRUTH_TAU_NS = 38.0
+
 CRYSTALS = ("00A", "00B", "00C", "01A", "01B", "01C")
 
 RUN_TEMPLATE = """\
@@ -23,7 +43,7 @@ output = "out"
 
 [[stage]]
 actor = "simulator"
-basis = "{basis}"
+basis = "{truth_basis}"   # events from a basis with other settings (see gpsa.runtime.demo)
 events = {events}
 block_size = 250
 noise_kev = 2.0
@@ -49,24 +69,49 @@ actor = "summary"
 """
 
 
-def prepare_demo(out: Path, *, crystals: int = 3, events: int = 2000,
-                 grid_mm: float = 6.0) -> Path:
-    """Write a basis and a run file under ``out``; returns the run file."""
+def _generated(path: Path, grid_mm: float, cache: Path, **settings: Any) -> Path:
+    """``path``, generating the basis (shape :data:`SHAPE`) unless it exists."""
+    if path.exists():
+        return path
+    from gpsa.basis.generate import GeneratorSettings, generate_basis
     from gpsa.basis.io import write_basis
-    from gpsa.psa.testing import ToyCrystal, toy_basis
+    from gpsa.detector.segmentation import CrystalGeometry
 
+    log.info("generating %s (%g mm grid, %s)", path, grid_mm, settings)
+    basis = generate_basis(CrystalGeometry.default(SHAPE), grid_mm,
+                           GeneratorSettings(**settings), cache_dir=cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_basis(path, basis)  # atomic: an interrupted demo leaves no half-written file
+
+
+def prepare_demo(out: Path, *, crystals: int = 3, events: int = 2000,
+                 grid_mm: float | None = None, field_grid_mm: float | None = None,
+                 truth_grid_mm: float | None = None, truth_field_grid_mm: float | None = None,
+                 truth_tau_ns: float | None = None, cache: Path | None = None) -> Path:
+    """Generate the PSA and truth bases (see the module docstring) and write a run file under
+    ``out``; returns the run file. The grids and τ default to the module's constants (read at
+    call time); ``cache``: field cache (default ``out/basis/cache``)."""
+    grid_mm = PSA_GRID_MM if grid_mm is None else grid_mm
+    field_grid_mm = PSA_FIELD_GRID_MM if field_grid_mm is None else field_grid_mm
+    truth_grid_mm = TRUTH_GRID_MM if truth_grid_mm is None else truth_grid_mm
+    truth_field_grid_mm = (TRUTH_FIELD_GRID_MM if truth_field_grid_mm is None
+                           else truth_field_grid_mm)
+    truth_tau_ns = TRUTH_TAU_NS if truth_tau_ns is None else truth_tau_ns
     out.mkdir(parents=True, exist_ok=True)
-    basis = out / "basis" / f"toy_{grid_mm:g}mm.h5"
-    if not basis.exists():
-        basis.parent.mkdir(exist_ok=True)
-        log.info("generating a %g mm toy basis in %s", grid_mm, basis)
-        write_basis(basis, toy_basis(ToyCrystal(), grid_mm=grid_mm, n_samples=60,
-                                     t0_sample=10))
+    folder = out / "basis"
+    cache = cache if cache is not None else folder / "cache"
+    basis = _generated(folder / f"gpsa_{SHAPE}_{grid_mm:g}mm_f{field_grid_mm:g}.h5", grid_mm,
+                       cache, field_grid_mm=field_grid_mm)
+    truth = _generated(folder / f"truth_{SHAPE}_{truth_grid_mm:g}mm_f{truth_field_grid_mm:g}_"
+                       f"tau{truth_tau_ns:g}.h5", truth_grid_mm, cache,
+                       field_grid_mm=truth_field_grid_mm, preamp_tau_ns=truth_tau_ns)
     root = ('\n[[stage]]\nactor = "root-writer"\npath = "psa.root"\n'
             if importlib.util.find_spec("uproot") else "")
     run = out / "run.toml"
     run.write_text(RUN_TEMPLATE.format(crystals=list(CRYSTALS[:crystals]),
-                                       basis=basis.relative_to(out), events=events, root=root))
+                                       basis=basis.relative_to(out).as_posix(),
+                                       truth_basis=truth.relative_to(out).as_posix(),
+                                       events=events, root=root))
     return run
 
 
