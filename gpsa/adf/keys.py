@@ -22,6 +22,7 @@ from importlib import resources
 import numpy as np
 
 from gpsa.errors import ConfigError
+from gpsa.textfile import read_text, records
 
 #: Codec version used for a key whose table line does not name one.
 DEFAULT_VERSION = 1
@@ -82,12 +83,8 @@ class KeyTable:
     def parse(cls, text: str, source: str = "<text>") -> KeyTable:
         """Parse the text format described in the module docstring; errors name ``source:line``."""
         entries: list[KeyEntry] = []
-        for lineno, raw in enumerate(text.splitlines(), start=1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
+        for lineno, tokens, line in records(text):
             where = f"{source}:{lineno}"
-            tokens = line.split()
             if len(tokens) < 2:
                 raise ConfigError(f"{where}: expected 'name value [vN] [composite|simple]', "
                                   f"got {line!r}")
@@ -118,13 +115,7 @@ class KeyTable:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> KeyTable:
         """Read a key table file."""
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise ConfigError(f"{os.fspath(path)}: cannot read key table: "
-                              f"{exc.strerror or exc}") from None
-        return cls.parse(text, os.fspath(path))
+        return cls.parse(read_text(path, "key table"), os.fspath(path))
 
     @classmethod
     def default(cls) -> KeyTable:

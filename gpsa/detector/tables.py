@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpsa.errors import ConfigError, GpsaError
+from gpsa.errors import GpsaError
+from gpsa.textfile import read_records
 
 PathLike = str | os.PathLike[str]
 
@@ -52,15 +53,7 @@ def read_rows(path: PathLike, *, min_fields: int = 1) -> Iterator[Row]:
     naming the file and the line.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read geometry table: {exc.strerror or exc}") from None
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        fields = line.split()
+    for lineno, fields, line in read_records(p, "geometry table"):
         try:
             values = tuple(float(f) for f in fields)
         except ValueError:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gpsa.errors import ConfigError
+from gpsa.textfile import read_records
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,12 @@ class GainTable:
 
 def read_gain_table(path: Path) -> GainTable:
     rows = []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        text = line.split("#", 1)[0].split()
-        if not text:
-            continue
+    for lineno, text, line in read_records(path, "gain-drift table"):
         try:
             a, b, g = int(text[0]), int(text[1]), float(text[2])
         except (IndexError, ValueError):
             raise ConfigError(f"{path}:{lineno}: expected 'TS_start TS_end gain', got "
-                              f"{line.strip()!r}") from None
+                              f"{line!r}") from None
         if b <= a or a < 0 or not g > 0:
             raise ConfigError(f"{path}:{lineno}: need 0 <= TS_start < TS_end and gain > 0")
         rows.append((a, b, g))

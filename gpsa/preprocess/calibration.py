@@ -18,21 +18,19 @@ import numpy as np
 
 from gpsa.block import CORE, N_CHANNELS
 from gpsa.errors import ConfigError
+from gpsa.textfile import read_records
 
 
 def read_coefficients(path: Path, channels: int = N_CHANNELS) -> tuple[np.ndarray, np.ndarray]:
     """(offset, gain) float32 arrays of ``channels`` values from a coefficient file."""
     offset = np.zeros(channels, np.float32)
     gain = np.ones(channels, np.float32)
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        text = line.split("#", 1)[0].split()
-        if not text:
-            continue
+    for lineno, text, line in read_records(path, "calibration file"):
         try:
             ch, off, g = int(text[0]), float(text[1]), float(text[2])
         except (IndexError, ValueError):
             raise ConfigError(f"{path}:{lineno}: expected 'channel offset gain', got "
-                              f"{line.strip()!r}") from None
+                              f"{line!r}") from None
         if not 0 <= ch < channels:
             raise ConfigError(f"{path}:{lineno}: channel {ch} outside 0..{channels - 1}")
         offset[ch], gain[ch] = off, g

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from gpsa.errors import ConfigError
+from gpsa.textfile import read_records
 
 N = 37
 
 
 def read_matrix(path: Path) -> np.ndarray:
     """The (37, 37) cross-talk matrix ``X = I + C`` of a text file."""
-    rows = [ln.split("#", 1)[0].split() for ln in Path(path).read_text().splitlines()]
-    rows = [r for r in rows if r]
+    rows = [rec.fields for rec in read_records(path, "cross-talk matrix")]
     try:
         m = np.array(rows, dtype=np.float64)
     except ValueError:
