@@ -3,7 +3,7 @@ numpy reference on the same events, a roofline of the same arithmetic, and the a
 
 Usage (from the repository root)::
 
-    python bench/bench_psa.py                       # toy basis, writes bench/results/psa.json
+    python bench/bench_psa.py                       # generated 2 mm basis -> bench/results/psa.json
     python bench/bench_psa.py --basis bases/cache/basis_A.h5 --device auto
     python bench/bench_psa.py --events 800 --reference-events 200 --no-accuracy   # quick
 

@@ -11,8 +11,9 @@ and accuracy beside the grid search's (:mod:`gpsa.psa.bench_algorithms`).
                [--repeat 3] [--json] [--psa NAME[,NAME] | --no-plugins]
 
 Bases and events: see :mod:`gpsa.psa.bench_sources` (default: gpsa's generated basis of AGATA
-shape A on a 2 mm grid, cached in ``bases/cache/``, and events computed by the same physics at
-continuous positions — not made from the searched basis).
+shape A on a 2 mm grid, cached in ``bases/cache/``, and events computed at continuous positions
+with other generator settings: finer field grid, impurity +10 %, τ 38 ns — not made from the
+searched basis).
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def register(subparsers: Any) -> None:
                    help="compute device (cuda adds the GPU backend; default cpu)")
     p.add_argument("--basis", metavar="FILE", help="basis file (events interpolated from it)")
     p.add_argument("--source", choices=("real", "toy", "toy-small"),
-                   help="without --basis: gpsa's generated basis and events from the same "
-                   "physics (real, the default when the generator is installed), or the toy "
-                   "model of gpsa.psa.testing")
+                   help="without --basis: gpsa's generated basis and events from other "
+                   "generator settings (real, the default when the generator is installed), "
+                   "or the toy model of gpsa.psa.testing")
     p.add_argument("--events", type=int, default=4000, help="events for the fast backends")
     p.add_argument("--reference-events", type=int, default=1000,
                    help="events for the numpy reference (and the agreement figures)")
