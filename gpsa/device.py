@@ -3,7 +3,10 @@
 ``select_device("cpu" | "cuda" | "auto")`` returns a :class:`Device`. CuPy is imported here, lazily,
 only when CUDA is asked for (``import gpsa`` never imports it). ``"cuda"`` without CuPy or without
 a usable device raises a one-line :class:`~gpsa.errors.DeviceError` (exit code 2 in the CLI);
-``"auto"`` picks CUDA when usable, else the CPU, and logs which it chose.
+``"auto"`` picks CUDA when usable, else the CPU, and says which it chose and why in one line
+(``device auto: using cpu (CUDA not usable: …)``): written as ``gpsa: …`` to the ``stream`` the
+caller passes (``gpsa run`` and ``gpsa bench`` pass stderr, so it shows at the default verbosity),
+logged at INFO otherwise.
 
 The array module of a device (``Device.xp``) is numpy for the CPU and cupy for CUDA; host code of
 the GPU backend is written against it so the same lines run on numpy in tests.
@@ -15,6 +18,7 @@ import importlib
 import logging
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TextIO
 
 from gpsa.errors import DeviceError
 
@@ -74,8 +78,10 @@ def _cuda_name(index: int) -> str:
         return "CUDA device"
 
 
-def select_device(request: str = "cpu", *, index: int = 0) -> Device:
-    """Resolve ``--device cpu|cuda|auto`` to a :class:`Device` (see module docstring)."""
+def select_device(request: str = "cpu", *, index: int = 0,
+                  stream: TextIO | None = None) -> Device:
+    """Resolve ``--device cpu|cuda|auto`` to a :class:`Device` (see module docstring).
+    ``stream``: where ``auto`` writes the line saying what it chose (None: log it at INFO)."""
     if request not in DEVICE_KINDS:
         raise DeviceError(f"--device {request}: unknown device (choose cpu, cuda or auto)")
     if request == "cpu":
@@ -84,9 +90,17 @@ def select_device(request: str = "cpu", *, index: int = 0) -> Device:
     if reason is None:
         dev = Device("cuda", _cuda_name(index), index)
         if request == "auto":
-            log.info("device auto: using %s", dev)
+            _say(f"device auto: using {dev}", stream)
         return dev
     if request == "cuda":
         raise DeviceError(f"--device cuda: CUDA is not available ({reason})")
-    log.info("device auto: using cpu (CUDA not usable: %s)", reason)
+    _say(f"device auto: using cpu (CUDA not usable: {reason})", stream)
     return Device("cpu", "cpu")
+
+
+def _say(line: str, stream: TextIO | None) -> None:
+    if stream is None:
+        log.info("%s", line)
+    else:
+        stream.write(f"gpsa: {line}\n")
+        stream.flush()

@@ -17,6 +17,12 @@ class ConfigError(GpsaError):
     exit_code = 2
 
 
+class UsageError(GpsaError):
+    """A command-line argument out of its range (``--jobs 0``)."""
+
+    exit_code = 2
+
+
 class DeviceError(GpsaError):
     """The requested compute device is not usable (e.g. ``--device cuda`` without CUDA)."""
 
@@ -39,3 +45,8 @@ class AdfError(GpsaError):
 
 class BasisError(GpsaError):
     """A basis file is missing or fails validation. The message names the file and the rule."""
+
+
+class OutputError(GpsaError):
+    """An output file or folder cannot be written (permission, missing folder, disk full). The
+    message names the path."""

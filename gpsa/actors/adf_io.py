@@ -13,8 +13,13 @@ Run file example::
     path = "psa.adf"                     # in the crystal's output folder
 
 The reader and the writer use every codec registered through ``gpsa_register_codecs``. The writer
-writes whole frames per block and flushes after each block, so the file is valid up to the last
-block written, also after Ctrl-C; a meta:eof frame closes a complete run.
+writes whole frames per block to ``psa.adf.partial`` and flushes after each block, so the file is
+valid up to the last block written, also after Ctrl-C or a failure; only a complete run gets the
+closing meta:eof frame and the final name ``psa.adf`` (see :mod:`gpsa.runtime.outputs`).
+
+A corrupt or truncated input stops the run after every frame before the damage went through the
+whole chain and was written; with ``resync = true`` the reader skips the bad bytes instead,
+counts them (``skipped_frames``, ``skipped_bytes`` in the run summary) and goes on.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ import numpy as np
 from gpsa.actors.common import codec_registry
 from gpsa.actors.pacing import Pacer
 from gpsa.config.params import Param
+from gpsa.errors import ConfigError
 from gpsa.plugins.hookspecs import hookimpl
 from gpsa.runtime.actor import Block, Consumer, Producer, RunContext
 
 log = logging.getLogger(__name__)
+
+_CHECK_FRAMES = 16  # frames decoded by the pre-run check
 
 
 class AdfFileReader(Producer):
@@ -62,21 +70,57 @@ class AdfFileReader(Producer):
     def expected_events(self) -> int | None:
         return getattr(self, "_expected", None)
 
+    def check(self, context: RunContext) -> list[str]:
+        """The file is not empty and its first frames decode; warns when none of the first
+        frames is of the kind passed on."""
+        from gpsa.adf import AdfReader
+        from gpsa.errors import AdfError
+
+        if self.path.stat().st_size == 0:
+            raise ConfigError(f"{self.path}: empty file (0 bytes)")
+        reader = AdfReader(self.path, frames_per_block=_CHECK_FRAMES, registry=codec_registry(),
+                           chunk_bytes=1 << 16)
+        try:
+            first = next(iter(reader), None)
+        except AdfError as exc:
+            raise ConfigError(f"not a readable ADF file: {exc}") from None
+        value = None if first is None else (first.crystal if self.frames == "crystal"
+                                            else first.psa)
+        if value is None or len(value) == 0:
+            return [f"{self.path}: no data:{self.frames} frame among the first "
+                    f"{_CHECK_FRAMES} frames"]
+        return []
+
     def produce(self) -> Iterator[Block]:
         from gpsa.adf import AdfReader, AdfStats
+        from gpsa.errors import AdfError
 
-        stats = AdfStats()
+        self.stats = stats = AdfStats()
         reader = AdfReader(self.path, frames_per_block=self.frames_per_block, resync=self.resync,
                            registry=codec_registry(), stats=stats)
         pacer = Pacer(self.rate_hz, self.context.stop_event)
-        for adf_block in reader:
-            value = adf_block.crystal if self.frames == "crystal" else adf_block.psa
-            if value is None or len(value) == 0:
-                continue
-            pacer.wait(len(value))
-            yield value
-        if stats.to_dict().get("errors"):
-            log.warning("%s: %s", self.path, stats.to_dict())
+        try:
+            for adf_block in reader:
+                value = adf_block.crystal if self.frames == "crystal" else adf_block.psa
+                if value is None or len(value) == 0:
+                    continue
+                pacer.wait(len(value))
+                yield value
+        except AdfError as exc:
+            raise AdfError(f"{exc.reason}; the {stats.n_frames} frames before it are processed "
+                           f"and written; set resync = true on stage {self.label!r} to skip and "
+                           "count bad frames instead", source=exc.source,
+                           offset=exc.offset) from None
+        if stats.errors:
+            log.warning("%s: %d corrupt region(s) skipped (resync), %d bytes", self.path,
+                        len(stats.errors), stats.skipped_bytes)
+
+    def counters(self) -> dict[str, int]:
+        stats = getattr(self, "stats", None)
+        if stats is None:
+            return {}
+        return {"frames_read": stats.n_frames, "corrupt_regions_skipped": len(stats.errors),
+                "bytes_skipped": stats.skipped_bytes, "unknown_frames": stats.unknown_frames}
 
 
 class AdfFileWriter(Consumer):
@@ -91,8 +135,7 @@ class AdfFileWriter(Consumer):
         from gpsa.adf import AdfWriter
 
         super().start(context)
-        self.out_path = context.output_path(self.path)
-        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        self.out_path = context.output_file(self.path)  # NAME.partial until the run completes
         self.writer = AdfWriter(self.out_path, registry=codec_registry())
         self.blocks = 0
 
@@ -102,7 +145,10 @@ class AdfFileWriter(Consumer):
         self.blocks += 1
 
     def flush(self) -> None:
-        if self.eof:
+        self.writer.flush()
+
+    def finish(self, complete: bool) -> None:
+        if complete and self.eof:
             self.writer.write_eof()
         self.writer.flush()
 

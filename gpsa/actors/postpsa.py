@@ -29,11 +29,18 @@ from gpsa.postpsa.recalibrate import recalibrate
 from gpsa.runtime.actor import Filter, RunContext
 
 
+def _load_crmat(path: Path) -> Any:
+    from gpsa.detector.transforms import load_crmat
+
+    return load_crmat(path)
+
+
 class PostPsa(Filter):
     """Gain drift, energy recalibration and crystal-to-lab transform of PSA results."""
 
     name = "post-psa"
     thread_safe = True
+    input_readers = {"gain_drift": read_gain_table, "lab_transform": _load_crmat}
     gain_drift = Param(Path, None, "TimeEvoCC.conf: 'TS_start TS_end gain' lines", kind="input")
     recalibration = Param(list[float], [], "polynomial coefficients c0, c1, ... of E' (E)")
     lab_transform = Param(Path, None, "crmat table: positions to the lab frame", kind="input")

@@ -19,7 +19,9 @@ normalisation, net-charge segments. Output: float32 keV traces, ``t0`` set, segm
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +46,15 @@ from gpsa.preprocess.trapezoid import trapezoid_energy
 from gpsa.runtime.actor import Filter, RunContext
 from gpsa.status import EventStatus
 
+log = logging.getLogger(__name__)
+
 
 class Preprocess(Filter):
     """Calibration, cross-talk, T0 (CFD), alignment, net-charge segments: the PSA input."""
 
     name = "preprocess"
     thread_safe = True
+    input_readers = {"calibration": read_coefficients, "crosstalk": read_matrix}
     baseline_samples = Param(int, 15, "pre-trigger samples averaged as baseline (0: none)",
                              min=0)
     kev_per_adc = Param(float, 0.25, "trace gain of segments and core high gain, keV/ADC")
@@ -80,6 +85,8 @@ class Preprocess(Filter):
         super().start(context)
         self.coeffs = read_coefficients(self.calibration) if self.calibration else None
         self.xt = read_matrix(self.crosstalk) if self.crosstalk else None
+        self._lock = threading.Lock()
+        self.events_seen = self.no_t0_events = 0
 
     def process(self, block: CrystalBlock) -> CrystalBlock:
         traces = subtract_baseline(block.traces, self.baseline_samples)
@@ -103,8 +110,12 @@ class Preprocess(Filter):
         if self.t0 == "cfd":
             t0 = cfd_t0(traces[:, CORE], self.cfd_fraction, self.cfd_delay,
                         self.cfd_threshold_kev, self.t0_offset)
-            status = status | np.where(np.isnan(t0), np.uint16(EventStatus.NO_T0),
+            missing = np.isnan(t0)
+            status = status | np.where(missing, np.uint16(EventStatus.NO_T0),
                                        np.uint16(0)).astype(np.uint16)
+            with self._lock:
+                self.events_seen += len(t0)
+                self.no_t0_events += int(np.count_nonzero(missing))
         if self.align_t0 >= 0:
             traces, t0 = align_traces(traces, t0, self.align_t0)
         if self.normalise:
@@ -114,6 +125,17 @@ class Preprocess(Filter):
         return CrystalBlock(traces=traces, energies=energies, timestamps=block.timestamps,
                             event_numbers=block.event_numbers, crystal_ids=block.crystal_ids,
                             status=status, t0=np.asarray(t0, np.float32))
+
+    def flush(self) -> Iterable[CrystalBlock]:
+        if self.no_t0_events:
+            log.warning("crystal %s: stage %r: %d of %d events have no T0 (the CFD found no "
+                        "crossing) and are flagged NO_T0", self.context.crystal or "-",
+                        self.label, self.no_t0_events, self.events_seen)
+        return ()
+
+    def counters(self) -> dict[str, int]:
+        """``no_t0``: events the CFD found no T0 for (flagged NO_T0)."""
+        return {"no_t0": getattr(self, "no_t0_events", 0)} if self.t0 == "cfd" else {}
 
 
 @hookimpl

@@ -49,6 +49,17 @@ class GridSearch(PsaAlgorithm):
             raise ConfigError(f"{where}: {exc}") from None
         return out
 
+    def check_basis(self, basis: Any) -> list[str]:
+        from gpsa.psa.engine import check_sample_window
+        from gpsa.psa.settings import PsaSettings
+
+        settings = PsaSettings(**{k: getattr(self, k) for k in self.params()})
+        check_sample_window(basis, settings)
+        if settings.segment_order not in (None, basis.segment_order):
+            return [f"segment_order = {settings.segment_order!r} but the basis {basis.source} "
+                    f"numbers its segments {basis.segment_order}"]
+        return []
+
     def setup(self, basis: Any, device: str) -> None:
         from gpsa.psa import GridSearchPSA, PsaSettings
 
@@ -81,6 +92,8 @@ def _numba_layer_is_serial() -> bool:
 
 
 def _declare_grid_search_params() -> None:
+    """One :class:`Param` per :class:`PsaSettings` field: its default, and the help text,
+    choices and lower bound in the field's metadata (PsaSettings still checks the values)."""
     from gpsa.psa.settings import PsaSettings
 
     for f in dataclasses.fields(PsaSettings):
@@ -88,7 +101,8 @@ def _declare_grid_search_params() -> None:
         type_: Any = type(default) if default is not None else str
         if not isinstance(default, (bool, int, float, str, type(None))):
             continue
-        param: Param[Any] = Param(type_, default, f"grid-search setting (PsaSettings.{f.name})")
+        param: Param[Any] = Param(type_, default, f.metadata["help"],
+                                  choices=f.metadata.get("choices"), min=f.metadata.get("min"))
         param.__set_name__(GridSearch, f.name)
         setattr(GridSearch, f.name, param)
 
@@ -128,22 +142,43 @@ class PsaFilter(Filter):
         algo.check_config({k: out[k] for k in algo.params()}, where, base_dir)
         return out
 
-    def start(self, context: RunContext) -> None:
-        super().start(context)
+    def _make_algorithm(self, device: str) -> PsaAlgorithm:
         algo_cls = self._algorithm_class(self.settings, self.label)
         assert algo_cls is not None
-        if context.device not in algo_cls.devices:
+        if device not in algo_cls.devices:
             raise DeviceError(f"PSA algorithm {algo_cls.name!r} does not run on "
-                              f"{context.device} (supports {', '.join(algo_cls.devices)})")
-        self.impl: PsaAlgorithm = algo_cls(**{k: self.settings[k] for k in algo_cls.params()})
+                              f"{device} (supports {', '.join(algo_cls.devices)})")
+        return algo_cls(**{k: self.settings[k] for k in algo_cls.params()})
+
+    def check(self, context: RunContext) -> list[str]:
+        """The algorithm runs on the device; the basis loads (cached for the run), fits the
+        algorithm's settings and was made for the crystal's shape (else a warning)."""
+        impl = self._make_algorithm(context.device)
+        basis = load_basis(self.basis)
+        warnings = list(impl.check_basis(basis))
+        shape = context.crystal[-1:] if context.crystal[:-1].isdigit() else ""
+        if shape in ("A", "B", "C") and basis.crystal_type in ("A", "B", "C") \
+                and basis.crystal_type != shape:
+            warnings.append(f"basis {self.basis} is for crystal shape {basis.crystal_type}, "
+                            f"crystal {context.crystal} is shape {shape}")
+        return warnings
+
+    def start(self, context: RunContext) -> None:
+        super().start(context)
+        self.impl: PsaAlgorithm = self._make_algorithm(context.device)
         self.impl.setup(load_basis(self.basis), context.device)
-        self._lock = None if algo_cls.thread_safe else threading.Lock()
+        self._lock = None if type(self.impl).thread_safe else threading.Lock()
 
     def process(self, block: Block) -> Block:
-        if self._lock is None:
-            return self.impl.analyse(block)
-        with self._lock:
-            return self.impl.analyse(block)
+        try:
+            if self._lock is None:
+                return self.impl.analyse(block)
+            with self._lock:
+                return self.impl.analyse(block)
+        except Exception as exc:  # noqa: BLE001 - re-raised naming the algorithm's plugin
+            from gpsa.plugins.catalogue import plugin_failure
+
+            raise plugin_failure(self.impl, "analyse", exc) from exc
 
     def stop(self) -> None:
         impl = getattr(self, "impl", None)

@@ -61,7 +61,7 @@ class Simulator(Producer):
         if self.truth:
             from gpsa.simulate import TruthWriter
 
-            self.truth_writer = TruthWriter(context.output_path(self.truth),
+            self.truth_writer = TruthWriter(context.output_file(self.truth),
                                             segment_order=self.grid.basis.segment_order,
                                             attrs={"seed": self.seed})
 

@@ -1,6 +1,7 @@
 """Built-in plugin: the ``summary`` consumer — a JSON digest of the PSA results of a run.
 
-Written at the end (``summary.json`` in the crystal's output folder): events, hits, hits per
+Written at the end (``summary.json`` in the crystal's output folder; ``summary.json.partial``
+with ``"complete": false`` when the run did not complete): events, hits, hits per
 event histogram, events per psa_status bit, energy sums, first and last timestamps and the
 event rate they imply. Run file example::
 
@@ -35,6 +36,7 @@ class RunSummary(Consumer):
 
     def start(self, context: RunContext) -> None:
         super().start(context)
+        self.out_path = context.output_file(self.path)  # NAME.partial until the run completes
         self.events = self.hits = 0
         self.multiplicity = np.zeros(9, np.int64)  # 0..7, 8 = 8 or more
         self.status = {flag.name: 0 for flag in PsaStatus if flag.name and flag.value}
@@ -71,9 +73,9 @@ class RunSummary(Consumer):
                 "acquisition_seconds": span,
                 "acquisition_rate_hz": self.events / span if span > 0 else None}
 
-    def flush(self) -> None:
-        out = self.context.output_path(self.path)
-        out.write_text(json.dumps(self.digest(), indent=2) + "\n")
+    def finish(self, complete: bool) -> None:
+        digest = {**self.digest(), "complete": complete}
+        self.out_path.write_text(json.dumps(digest, indent=2) + "\n")
 
 
 @hookimpl

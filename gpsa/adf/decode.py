@@ -58,7 +58,7 @@ def decode_frames(buf: np.ndarray, starts: np.ndarray, ctx: Context) -> Decoded:
         except FrameCut as exc:
             pos = int(idx[exc.index])
             if cut is None or pos < cut.index:
-                cut = FrameCut(pos, exc.reason)
+                cut = FrameCut(pos, exc.reason, offset=exc.offset)
     if cut is not None:
         raise cut
     return Decoded(values, unknown, headers)

@@ -79,7 +79,9 @@ def write_example(path: str | os.PathLike[str], n_events: int = 8,
             f"toy exponential-rise pulses + noise)\n"
             f"# {n_events} data:psa frames with toy hits (not PSA output)\n"
             f"Crystal 00A\nSeed {seed}\n")
-    with AdfWriter(path, eof=True) as w:
+    from gpsa.paths import atomic_output
+
+    with atomic_output(path) as tmp, AdfWriter(tmp, eof=True) as w:
         w.write_text(text)
         w.write(crystal)
         w.write(psa)

@@ -179,7 +179,7 @@ class AdfReader:
                 hdr = read_headers(buf, starts[k:k + 1])[0]
                 where = base + int(starts[k])
                 self._fail(f"frame {frame_index + k} ({self.keys.label(int(hdr['key']))}): "
-                           f"{cut.reason}", where)
+                           f"{cut.reason}", where if cut.offset is None else cut.offset)
                 self._skip(where, int(hdr["length"]))
                 k += 1
             starts, frame_index = starts[k:], frame_index + k

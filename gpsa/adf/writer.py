@@ -18,7 +18,7 @@ import numpy as np
 from gpsa.adf.codecs import CodecRegistry, Context, KeyOnlyFrames, TextFrames, default_registry
 from gpsa.adf.keys import KeyTable
 from gpsa.adf.result import AdfBlock
-from gpsa.errors import AdfError
+from gpsa.errors import AdfError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +88,20 @@ class AdfWriter:
     def _emit(self, data: np.ndarray, n_frames: int) -> int:
         if self._closed:
             raise ValueError(f"{self.name}: write on a closed AdfWriter")
-        self._fh.write(memoryview(np.ascontiguousarray(data)))
+        try:
+            self._fh.write(memoryview(np.ascontiguousarray(data)))
+        except OSError as exc:  # disk full, file size limit, I/O error
+            raise OutputError(f"{self.name}: cannot write: {exc.strerror or exc}") from None
         self.frames_written += n_frames
         self.bytes_written += int(data.size)
         return n_frames
 
     # -- life cycle ---------------------------------------------------------------------------
     def flush(self) -> None:
-        self._fh.flush()
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise OutputError(f"{self.name}: cannot write: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         """Flush and close (the file if the writer opened it). Idempotent; no meta:eof here

@@ -28,6 +28,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from gpsa.paths import atomic_output
+
 from .model import N_BASIS_CHANNELS, SEGMENT_ORDERS, Basis, check_segment_order
 from .validate import (
     check_dtypes,
@@ -55,7 +57,8 @@ WRITE_CHUNK_ROWS = 4096
 
 def write_basis(path: str | os.PathLike[str], basis: Basis, *, dtype: str | None = None,
                 compression: str | int | None = None) -> Path:
-    """Write ``basis`` as a v1 file at ``path`` (atomically: a temporary file then a rename).
+    """Write ``basis`` as a v1 file at ``path`` (atomically: ``path.partial`` then a rename; a
+    failed write leaves nothing, see :func:`gpsa.paths.atomic_output`).
 
     dtype:       ``"float32"`` or ``"float16"`` for /signals; None keeps the basis dtype.
     compression: None (contiguous, memory-mappable), ``"gzip"``, a gzip level 0–9, or ``"lzf"``.
@@ -72,9 +75,7 @@ def write_basis(path: str | os.PathLike[str], basis: Basis, *, dtype: str | None
     elif compression is not None:
         raise fail(str(path), "compression", f"use None, 'gzip', 0-9 or 'lzf', got {compression!r}")
     n, s = len(basis), basis.n_samples
-    tmp = path.with_name(path.name + ".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(tmp, "w") as f:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("positions", data=np.asarray(basis.positions, np.float32))
         f.create_dataset("segment", data=np.asarray(basis.segment, np.int16))
         chunks = (min(n, 256), N_BASIS_CHANNELS, s) if comp else None
@@ -89,7 +90,6 @@ def write_basis(path: str | os.PathLike[str], basis: Basis, *, dtype: str | None
                         "crystal_type": basis.crystal_type,
                         "preamp_tau_ns": float(basis.preamp_tau_ns),
                         "generator": basis.generator})
-    os.replace(tmp, path)
     log.info("wrote basis %s: %d points, %d samples, %s", path, n, s, out_dtype)
     return path
 

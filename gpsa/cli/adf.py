@@ -1,6 +1,11 @@
 """``gpsa adf`` commands: ``dump`` (what an ADF file holds) and ``make-example`` (a small synthetic
-file). ``dump`` on a corrupt file prints what it read before the problem, then the one-line error
-(file, byte offset, frame) on stderr, and exits 1."""
+file).
+
+``dump`` says whether the file is **complete**: not empty, readable to the end, and closed by a
+meta:eof frame (gpsa writes it only at the end of a complete run). Exit codes: 0 complete;
+1 corrupt (it prints what it read before the problem, then the one-line error naming file, byte
+offset and frame, on stderr) or incomplete (empty, or no meta:eof at the end: one line on stderr
+saying so); 2 usage error."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import numpy as np
 from gpsa.cli.output import print_json, print_line, print_table
 
 DEFAULT_FIRST = 10
+AGATA_EOF = 0xFA001100  # meta:eof in AGATA's key table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,12 +58,17 @@ class _Summary:
         self.key_values: dict[str, int] = {}
         self.ts_min: int | None = None
         self.ts_max: int | None = None
+        self.last_key: str | None = None
+        self.last_value = self.eof_value = -1
 
     def add(self, block: Any) -> None:
         hdr, labels = block.headers, block.keys
         for k in np.unique(hdr["key"]).tolist():
             self.key_values.setdefault(labels.label(k), k)
         names = [labels.label(k) for k in hdr["key"].tolist()] if len(hdr) else []
+        if names:
+            self.last_key, self.last_value = names[-1], int(hdr["key"][-1])
+            self.eof_value = _eof_value(labels)
         # timestamps of data and event frames (conf/meta frames often carry 0)
         timed = np.array([n.startswith(("data:", "event:")) for n in names], bool)
         if timed.any():
@@ -71,10 +82,23 @@ class _Summary:
                               "event_number": int(hdr["event_number"][i]),
                               "timestamp": int(hdr["timestamp"][i])})
 
+    def incomplete(self, stats: Any, error: Exception | None) -> str | None:
+        """Why the file is not complete, or None when it is."""
+        if error is not None:
+            return "unreadable to the end"
+        if stats.n_frames == 0 and stats.skipped_bytes == 0:
+            return "empty file (0 frames)"
+        if self.last_value != self.eof_value:
+            return (f"no meta:eof frame at the end (last frame: {self.last_key or 'none'}); the "
+                    "run that wrote it did not complete, or it is still writing")
+        return None
+
     def report(self, stats: Any, error: Exception | None) -> dict[str, Any]:
         frames: Counter[str] = stats.frames
+        why = self.incomplete(stats, error)
         return {
-            "file": stats.source, "frames": stats.n_frames, "bytes": stats.bytes,
+            "file": stats.source, "complete": why is None, "incomplete_reason": why,
+            "frames": stats.n_frames, "bytes": stats.bytes,
             "frames_per_key": [{"key": k, "value": f"0x{self.key_values.get(k, 0):08X}",
                                 "frames": n} for k, n in frames.items()],
             "timestamp_min": self.ts_min, "timestamp_max": self.ts_max,
@@ -83,6 +107,16 @@ class _Summary:
             "recovered_errors": list(stats.errors), "first_frames": self.rows,
             "error": None if error is None else str(error),
         }
+
+
+def _eof_value(keys: Any) -> int:
+    """The meta:eof key value of the table, else AGATA's (a key file that does not name it)."""
+    from gpsa.errors import ConfigError
+
+    try:
+        return int(keys.value_of("meta:eof"))
+    except ConfigError:
+        return AGATA_EOF
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
@@ -106,13 +140,18 @@ def cmd_dump(args: argparse.Namespace) -> int:
         _print_report(report)
     if error is not None:
         raise error  # main() prints the one-line message on stderr and exits 1
+    if not report["complete"]:
+        raise AdfError(f"incomplete: {report['incomplete_reason']}", source=args.file,
+                       offset=stats.bytes + stats.skipped_bytes)
     return 0
 
 
 def _print_report(r: dict[str, Any]) -> None:
     ts = ("-" if r["timestamp_min"] is None
           else f"{r['timestamp_min']} .. {r['timestamp_max']} (10 ns ticks, data/event frames)")
-    summary = [("frames", r["frames"]), ("bytes", r["bytes"]), ("timestamps", ts),
+    state = "yes (ends with meta:eof)" if r["complete"] else f"NO: {r['incomplete_reason']}"
+    summary = [("complete", state), ("frames", r["frames"]), ("bytes", r["bytes"]),
+               ("timestamps", ts),
                ("unknown frames", r["unknown_frames"]), ("skipped bytes", r["skipped_bytes"])]
     if r["error"]:
         summary.append(("stopped at", r["error"]))

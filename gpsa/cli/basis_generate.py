@@ -135,9 +135,11 @@ class _Reporter:
 def _generate(args: argparse.Namespace) -> int:
     from gpsa.basis.generate import generate_basis_with_report
     from gpsa.basis.io import write_basis
+    from gpsa.paths import check_output_file
 
     if not args.grid > 0:
         raise ConfigError(f"--grid must be > 0 mm, got {args.grid}")
+    check_output_file(args.out)  # before minutes of field solving, not after
     settings = settings_from_args(args)
     geometry = geometry_from_args(args)
     cache = None if args.no_cache else args.cache_dir

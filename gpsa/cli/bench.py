@@ -21,10 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
+import sys
 from typing import Any
 
 from gpsa.cli.output import _json_default, print_json, print_line, print_table
+from gpsa.paths import atomic_output, check_output_file
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def machine_info() -> dict[str, Any]:
 def run_bench(args: argparse.Namespace) -> int:
     from gpsa.device import select_device
 
-    device = select_device(args.device)  # before any work: one-line DeviceError, exit 2
+    device = select_device(args.device, stream=sys.stderr)  # before any work; DeviceError: exit 2
     from gpsa.psa.bench_algorithms import select_algorithms
     from gpsa.psa.bench_report import run_all
 
@@ -88,14 +89,16 @@ def run_bench(args: argparse.Namespace) -> int:
     elif args.psa is not None:
         names = [n.strip() for n in args.psa.split(",") if n.strip()]
     names = select_algorithms(names)  # an unknown name: one-line ConfigError, before any work
+    if args.output:
+        check_output_file(args.output)  # before the benchmark, not after
     result = run_all(device=device, basis_file=args.basis, source=args.source, events=args.events,
                      reference_events=args.reference_events, noise=args.noise,
                      samples=args.samples, accuracy=args.accuracy,
                      accuracy_events=args.accuracy_events, repeat=args.repeat, algorithms=names)
     result["machine"] = machine_info()
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+        with atomic_output(args.output) as tmp:
+            tmp.write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     if args.json:
         print_json(result)
         return 0

@@ -1,5 +1,6 @@
-"""``gpsa config check CONF`` (validate without running) and ``gpsa config show CONF`` (the
-resolved per-crystal configuration, as written to the provenance file)."""
+"""``gpsa config check CONF`` (validate without running), ``gpsa config show CONF`` (the
+resolved per-crystal configuration, as written to the provenance file) and ``gpsa config init
+RUN --crystals 00A,00B --basis FILE`` (write an AGATA-style run folder RUN/Conf, RUN/Out)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,63 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("config", help="check or show a run configuration")
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = csub.add_parser("check", help="validate a configuration without running it",
-                            description="Check every key, type, value and input file of a run "
-                            "configuration against the registered actors; exit 2 naming the "
-                            "first bad key.")
+                            description="Check what the run needs, as `gpsa run` does before "
+                            "reading data: every key, type and value against the registered "
+                            "actors, input files of the right kind (a basis that loads and fits, "
+                            "ADF inputs whose first frames decode, calibration tables that "
+                            "parse), writable output folders, optional dependencies and the "
+                            "device; exit 2 naming the first problem.")
     add_selection_args(check)
     check.set_defaults(func=run_check)
     show = csub.add_parser("show", help="print the resolved configuration")
     add_selection_args(show)
     show.add_argument("--json", action="store_true", help="JSON output")
     show.set_defaults(func=run_show)
+    add_init(csub)
+
+
+def add_init(csub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = csub.add_parser(
+        "init", help="write an AGATA-style run folder (RUN/Conf, RUN/Out)",
+        description="Write RUN/Conf/run.toml (the chain adf-reader -> preprocess -> psa -> "
+        "post-psa -> adf-writer, every key commented), RUN/Conf/<crystal>/ per crystal "
+        "(crystal.toml with gpsa's per-crystal settings, neutral TimeEvoCC.conf, calibration "
+        "and cross-talk tables) and RUN/Out/. Then `gpsa simulate ... --out RUN/Data` (or "
+        "real data, see --input) and `gpsa run RUN`. Refuses a non-empty RUN unless --force "
+        "(which replaces RUN/Conf only). Format: docs/conf-folders.md.")
+    p.add_argument("dir", metavar="RUN", help="run folder to create (e.g. run_0001)")
+    p.add_argument("--crystals", required=True, metavar="00A,00B,...",
+                   help="comma-separated crystal names (or ids): one Conf/<crystal>/ each")
+    p.add_argument("--basis", required=True, metavar="FILE",
+                   help="signal basis of the psa stage; may hold {crystal} "
+                   "(e.g. bases/{crystal}.h5)")
+    p.add_argument("--input", metavar="PATTERN", default=None,
+                   help="ADF input of each crystal, with {crystal} (default "
+                   "RUN/Data/{crystal}/events.adf, where `gpsa simulate --out RUN/Data` writes)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                   help="[run] device (default cpu)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="PSA threads per crystal (default 1)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty RUN: replace RUN/Conf, keep the rest")
+    p.set_defaults(func=run_init)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from gpsa.config.agata_folder import DATA_FOLDER, init_run_folder
+
+    conf = init_run_folder(args.dir, args.crystals.split(","), basis=args.basis,
+                           input_pattern=args.input, device=args.device, workers=args.workers,
+                           force=args.force)
+    crystals = sorted(p.name for p in conf.iterdir() if p.is_dir())
+    print_line(f"{conf}: run.toml and {len(crystals)} crystal folder(s) ({', '.join(crystals)}); "
+               f"outputs in {conf.parent / 'Out'}")
+    if args.input is None:
+        print_line(f"input: {conf.parent / DATA_FOLDER}/<crystal>/events.adf, e.g. gpsa simulate "
+                   f"--basis {args.basis} --crystals {','.join(crystals)} --events 1000 "
+                   f"--out {conf.parent / DATA_FOLDER}")
+    print_line(f"then: gpsa run {args.dir}")
+    return 0
 
 
 def _resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -44,12 +93,23 @@ def _resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """Everything ``gpsa run`` checks before reading data (:mod:`gpsa.runtime.preflight`):
+    keys and values, input files of the right kind, writable outputs, optional dependencies,
+    the device. Exit 0 (warnings on stderr) or 2 naming the first problem."""
+    import sys
+
+    from gpsa.runtime.preflight import preflight
+
     cfg = _resolve(args)
+    warnings = preflight(cfg)
+    for w in warnings:
+        print(f"gpsa: warning: {w}", file=sys.stderr)
     first = next(iter(cfg.crystals.values()))
     chain = " -> ".join(f"{st.name}" + (f" x{st.workers}" if st.workers > 1 else "")
                         for st in first.stages)
     print_line(f"{cfg.source}: OK, {len(cfg.crystals)} crystal(s) "
-               f"({', '.join(cfg.crystals)}): {chain}")
+               f"({', '.join(cfg.crystals)}): {chain}"
+               + (f"; {len(warnings)} warning(s)" if warnings else ""))
     return 0
 
 

@@ -4,7 +4,6 @@ chain on them, print the summary and how close the PSA hits are to the truth."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from gpsa.cli.output import print_line, print_table
 
@@ -32,9 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from gpsa.cli.run import execute
     from gpsa.config.resolve import resolve_config
+    from gpsa.paths import check_writable
     from gpsa.runtime.demo import compare_with_truth, prepare_demo
 
-    out = Path(args.out)
+    out = check_writable(args.out)  # before generating bases
     print_line(f"gpsa demo: {args.crystals} crystal(s) x {args.events} events in {out}/")
     conf = prepare_demo(out, crystals=args.crystals, events=args.events)
     cfg = resolve_config(conf, psa=args.psa)

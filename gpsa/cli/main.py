@@ -66,7 +66,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a file the command reads or writes, not a bug: one line, exit 1
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"gpsa: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        log.debug("OSError", exc_info=exc)
+        return 1
+
+
+def entry() -> None:  # pragma: no cover - the console script; tests call main()
+    """The ``gpsa`` console script: :func:`main`, then the exit. After a bounded stop that
+    abandoned an actor still busy in a thread (e.g. inside a numba kernel), the process exits
+    with ``os._exit`` once the output is flushed, instead of waiting for that thread."""
+    import os
+    import threading
+
+    code = main()
+    busy = [t for t in threading.enumerate() if t.daemon and t.name.startswith("gpsa-")
+            and t.is_alive()]
+    if busy:
+        log.debug("exiting with %d busy thread(s): %s", len(busy), [t.name for t in busy])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

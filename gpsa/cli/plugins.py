@@ -1,11 +1,15 @@
-"""``gpsa plugins [--json]``: installed plugins, their hooks and what they registered."""
+"""``gpsa plugins [--json | --markdown]``: installed plugins, their hooks and what they registered.
+
+``--markdown`` prints the settings tables of every registered actor and PSA algorithm, built-in
+and installed (:mod:`gpsa.config.reference`; ``docs/run-file.md`` holds the built-in ones).
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from gpsa.cli.output import print_json, print_table
+from gpsa.cli.output import print_json, print_line, print_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -13,7 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        description="List the loaded plugins (built-in and installed through the "
                        "'gpsa' entry-point group), their hooks, and the actors, PSA algorithms, "
                        "codecs and basis readers they registered.")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="machine-readable output")
+    fmt.add_argument("--markdown", action="store_true",
+                     help="settings of every actor and PSA algorithm as markdown tables (type, "
+                     "default, choices, meaning), as in docs/run-file.md")
     p.set_defaults(func=run)
 
 
@@ -37,6 +45,13 @@ def collect() -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from gpsa.config.reference import actor_reference
+        from gpsa.plugins.catalogue import get_catalogue
+
+        print_line("# Settings of the registered actors and PSA algorithms\n\n"
+                   + actor_reference(get_catalogue()).rstrip())
+        return 0
     plugins = collect()
     if args.json:
         print_json(plugins)

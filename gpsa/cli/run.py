@@ -1,8 +1,10 @@
-"""``gpsa run CONF``: run the local chain of each crystal, then print the summary.
+"""``gpsa run CONF``: check the run, run the local chain of each crystal, print the summary.
 
-Exit codes: 0 done; 2 bad configuration or device (nothing was read); 1 an actor failed (the
-message names crystal, actor, block and events); 130 interrupted by Ctrl-C (143 SIGTERM) after
-finishing, flushing and closing what was read.
+Before any data is read the configuration is checked as ``gpsa config check`` does
+(:mod:`gpsa.runtime.preflight`). Exit codes (the convention of every command, see the README):
+0 done; 2 bad configuration, usage or device (nothing was read); 1 a data or runtime error (the
+message names crystal, actor, block and events; everything before it is written); 130
+interrupted by Ctrl-C, 143 by SIGTERM, after writing what was complete within ``stop_timeout``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 from gpsa.cli.config import add_selection_args
 from gpsa.cli.output import print_json, print_line, print_table
 from gpsa.cli.progress import progress_for
+from gpsa.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from gpsa.config.resolve import RunConfig
@@ -32,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="simple: crystals one after the other in this process; parallel: one "
                    "process per crystal (default: simple)")
     p.add_argument("--jobs", "-j", type=int, default=2, metavar="N",
-                   help="crystals run at the same time in parallel mode (default 2)")
+                   help="worker processes in parallel mode, at least 1, at most the CPU cores "
+                   "(default 2)")
+    p.add_argument("--stop-timeout", type=float, default=None, metavar="S",
+                   help="seconds from Ctrl-C or SIGTERM to the exit (default: the run file's "
+                   "[run] stop_timeout, else 5)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
@@ -41,13 +48,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from gpsa.config.resolve import resolve_config
     from gpsa.device import select_device
+    from gpsa.runtime.modes import effective_jobs
+    from gpsa.runtime.preflight import preflight
 
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be at least 1")
     cfg = resolve_config(args.conf, crystals=args.crystal, output=args.out, device=args.device,
-                         psa=args.psa)
-    device = select_device(next(iter(cfg.crystals.values())).device).kind
+                         psa=args.psa, stop_timeout=args.stop_timeout)
+    device = select_device(next(iter(cfg.crystals.values())).device, stream=sys.stderr).kind
     for c in cfg.crystals.values():
         c.device = device
-    return execute(cfg, mode=args.mode, jobs=args.jobs, quiet=args.quiet, as_json=args.json)
+    for warning in preflight(cfg):
+        print(f"gpsa: warning: {warning}", file=sys.stderr)
+    jobs = args.jobs
+    if args.mode == "parallel":
+        jobs, note = effective_jobs(args.jobs, len(cfg.crystals))
+        if note:
+            print(f"gpsa: note: {note}", file=sys.stderr)
+    return execute(cfg, mode=args.mode, jobs=jobs, quiet=args.quiet, as_json=args.json)
 
 
 def execute(cfg: RunConfig, *, mode: str = "simple", jobs: int = 1, quiet: bool = False,
@@ -79,12 +97,20 @@ def print_summary(report: RunReport) -> None:
     rows = []
     for o in report.outcomes:
         r = o.result
-        rows.append([o.crystal, o.status, r.events_out if r else "-",
-                     f"{r.wall_seconds:.2f}" if r else "-", f"{r.rate:,.0f}" if r else "-"])
-    print_table("Crystals", ["crystal", "status", "events", "seconds", "events/s"], rows)
+        rows.append([o.crystal, o.status, r.events_in if r else "-", r.events_out if r else "-",
+                     r.events_not_done if r else "-", f"{r.wall_seconds:.2f}" if r else "-",
+                     f"{r.rate:,.0f}" if r else "-"])
+    print_table("Crystals", ["crystal", "status", "read", "written", "not done", "seconds",
+                             "events/s"], rows)
     print_table("Actors (all crystals)", ["stage", "kind", "workers", "blocks", "events",
                                           "busy s", "events/busy s", "share"],
                 _actor_rows(o.result for o in report.outcomes if o.result))
+    for o in report.outcomes:
+        for st in o.result.stats if o.result else []:
+            counts = {k: v for k, v in st.counters.items() if v}
+            if counts:
+                print_line(f"{o.crystal} {st.label}: " + ", ".join(
+                    f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()))
     total = sum(o.result.events_out for o in report.outcomes if o.result)
     rate = total / report.wall_seconds if report.wall_seconds else 0.0
     print_line(f"{total} events in {report.wall_seconds:.2f} s ({rate:,.0f} events/s)")

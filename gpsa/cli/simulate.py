@@ -124,11 +124,13 @@ def run_simulate(args: argparse.Namespace) -> int:
     from gpsa.basis.io import load_basis
     from gpsa.cli.progress import progress_for
     from gpsa.detector import crystal_name, parse_crystal, shape_letter
+    from gpsa.paths import check_writable
     from gpsa.simulate import CrystalSpec, write_simulation
 
     config = _config(args)
     if args.events < 1:
         raise ConfigError(f"--events must be >= 1, got {args.events}")
+    check_writable(args.out)  # before loading bases and simulating
     ids = [parse_crystal(c) for c in args.crystals.split(",") if c.strip()]
     default, per_crystal = _basis_map(args.basis)
     grids: dict[str, BasisGrid] = {}

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpsa.config.files import Layer, RawConfig, read_config
-from gpsa.config.params import Configurable, Param
+from gpsa.config.files import Layer, RawConfig, read_config, where_in
+from gpsa.config.params import Configurable, Param, _suggest
 from gpsa.errors import ConfigError
 from gpsa.runtime.actor import Actor
 
@@ -31,6 +31,9 @@ class RunSettings(Configurable):
                    "(relative to the run file)")
     device = Param(str, "cpu", "compute device", choices=("cpu", "cuda", "auto"))
     queue_size = Param(int, 4, "blocks held between two stages (bounds memory)", min=1)
+    stop_timeout = Param(float, 5.0, "seconds from Ctrl-C or SIGTERM to the exit: blocks in "
+                         "flight are finished for this long less 1 s, then abandoned (outputs "
+                         "stay .partial)", min=0.1)
 
 
 @dataclass
@@ -59,6 +62,7 @@ class CrystalConfig:
     device: str
     queue_size: int
     source: str
+    stop_timeout: float = 5.0
 
     def build(self) -> list[Actor]:
         """Configured (not started) actors, in chain order."""
@@ -78,7 +82,8 @@ class CrystalConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"crystal": self.crystal, "source": self.source, "device": self.device,
-                "queue_size": self.queue_size, "output_dir": str(self.output_dir),
+                "queue_size": self.queue_size, "stop_timeout": self.stop_timeout,
+                "output_dir": str(self.output_dir),
                 "config_dir": str(self.config_dir),
                 "stages": [st.to_dict() for st in self.stages]}
 
@@ -122,7 +127,7 @@ def _anchor(param: Param[Any] | None, value: Any, base: Path) -> Any:
 
 def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
                    output: Path | str | None = None, device: str | None = None,
-                   psa: str | None = None) -> RunConfig:
+                   psa: str | None = None, stop_timeout: float | None = None) -> RunConfig:
     """Read and check a run configuration; see the module docstring."""
     from gpsa.plugins.catalogue import get_catalogue
 
@@ -130,6 +135,13 @@ def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
     run_raw = dict(raw.run)
     if device is not None:
         run_raw["device"] = device
+    if stop_timeout is not None:
+        run_raw["stop_timeout"] = stop_timeout
+    run_params = RunSettings.params()
+    for key in raw.run:
+        if key not in run_params:
+            raise ConfigError(f"{where_in(raw.source, ('run', key))}: [run]: unknown key "
+                              f"{key!r}{_suggest(key, run_params)}")
     run = RunSettings.check_config(run_raw, f"{raw.source}: [run]")
     out_root = Path(output) if output is not None else run["output"]
     if not out_root.is_absolute():
@@ -150,24 +162,43 @@ def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
         names = list(crystals)
     cat = get_catalogue()
     result = RunConfig(source=raw.source, settings=_plain(run | {"output": out_root}))
+    # first the keys of every crystal (with file and line), then the values
+    merged = {crystal: [_merge_stage(raw, layer, crystal, psa, cat) for layer in raw.stages]
+              for crystal in names}
     for crystal in names:
-        stages = [_resolve_stage(raw, i, layer, crystal, psa, cat)
-                  for i, layer in enumerate(raw.stages)]
+        per_stage = raw.overrides.get(crystal, {})
+        stage_names = [m.name for m in merged[crystal]]
+        extra = sorted(set(per_stage) - set(stage_names))
+        if extra and len(set(stage_names)) == len(stage_names):
+            first = per_stage[extra[0]][0]
+            raise ConfigError(f"{first.where(None)}: crystal {crystal}: overrides for unknown "
+                              f"stage {extra[0]!r} (stages: {', '.join(stage_names)})")
+    for crystal in names:
+        stages = [_check_stage(m) for m in merged[crystal]]
         _check_shape(raw, stages, psa)
-        extra = set(raw.overrides.get(crystal, {})) - {st.name for st in stages}
-        if extra:
-            raise ConfigError(f"{raw.source}: crystal {crystal}: overrides for unknown stage "
-                              f"{sorted(extra)[0]!r} (stages: "
-                              f"{', '.join(st.name for st in stages)})")
         result.crystals[crystal] = CrystalConfig(
             crystal=crystal, stages=stages, output_dir=out_root / crystal,
             config_dir=raw.base_dir, device=run["device"], queue_size=run["queue_size"],
-            source=str(raw.source))
+            source=str(raw.source), stop_timeout=run["stop_timeout"])
     return result
 
 
-def _resolve_stage(raw: RawConfig, index: int, layer: Layer, crystal: str, psa: str | None,
-                   cat: Any) -> StageConfig:
+@dataclass
+class _Merged:
+    """One stage's layers merged for a crystal, its unknown keys already refused."""
+
+    name: str
+    actor: str
+    cls: Any
+    values: dict[str, Any]
+    workers: Any
+    where: str
+
+
+def _merge_stage(raw: RawConfig, layer: Layer, crystal: str, psa: str | None,
+                 cat: Any) -> _Merged:
+    """Merge a stage's table with the crystal's overrides; an unknown key raises naming the
+    file and line that set it (before any value is checked, in every stage)."""
     values = layer.values
     if "actor" not in values:
         raise ConfigError(f"{layer.source}: missing key 'actor'")
@@ -193,18 +224,26 @@ def _resolve_stage(raw: RawConfig, index: int, layer: Layer, crystal: str, psa: 
     if psa is not None and actor_name == "psa":
         merged["algorithm"] = psa
     merged = {k: _subst(v, crystal) for k, v in merged.items()}
-    where = f"{raw.source}: stage {name!r}" + (f" (crystal {crystal})" if len(layers) > 1 else "")
+    who = f"stage {name!r}" + (f" (crystal {crystal})" if len(layers) > 1 else "")
     params = cls.params_for(merged)
     for key, value in merged.items():
-        lay = origin.get(key, layer)
-        merged[key] = _anchor(params.get(key), value, lay.base_dir)
+        if key not in params:
+            raise ConfigError(f"{origin[key].where(key)}: {who}: unknown key {key!r}"
+                              f"{_suggest(key, params)}")
+        merged[key] = _anchor(params[key], value, origin.get(key, layer).base_dir)
+    return _Merged(name, actor_name, cls, merged, workers, f"{raw.source}: {who}")
+
+
+def _check_stage(m: _Merged) -> StageConfig:
+    """Check the merged values of a stage (types, ranges, input files, workers)."""
+    cls, workers, where = m.cls, m.workers, m.where
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"{where}.workers: expected an integer >= 1, got {workers!r}")
     if workers > 1 and not (cls.kind == "filter" and cls.thread_safe):
         raise ConfigError(f"{where}.workers: {workers} threads not allowed: actor "
-                          f"{actor_name!r} is not a thread-safe filter")
-    settings = cls.check_config(merged, where)
-    return StageConfig(name=name, actor=actor_name, kind=cls.kind, workers=workers,
+                          f"{m.actor!r} is not a thread-safe filter")
+    settings = cls.check_config(m.values, where)
+    return StageConfig(name=m.name, actor=m.actor, kind=cls.kind, workers=workers,
                        settings=settings)
 
 

@@ -3,7 +3,10 @@
 The host owns validation: each registration is checked (right base class, valid name, no
 clash) and recorded with the name of the plugin that made it, so every error names the plugin.
 Each plugin's implementation is called on its own (through a pluggy subset caller, so hook
-tracing still sees it), which is how registrations are attributed.
+tracing still sees it), which is how registrations are attributed. A third-party plugin whose
+hook raises is skipped whole, with one warning naming it and ``GPSA_BLOCK_PLUGINS``: it does not
+stop commands that do not use it. :func:`plugin_failure` names the plugin of an error raised
+later by a registered object (a PSA algorithm's ``analyse``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpsa.errors import ConfigError
-from gpsa.plugins.manager import GpsaPluginManager, PluginError, get_plugin_manager
+from gpsa.errors import ConfigError, GpsaError
+from gpsa.plugins.manager import (
+    BUILTIN_PLUGINS,
+    GpsaPluginManager,
+    PluginCallError,
+    PluginError,
+    get_plugin_manager,
+    one_line,
+)
 from gpsa.runtime.actor import ACTOR_KINDS, Actor
 from gpsa.runtime.psa_algorithm import PsaAlgorithm
 
@@ -145,27 +155,56 @@ def build_catalogue(pm: GpsaPluginManager) -> Catalogue:
         for suffix in suffixes:
             _add(cat.basis_readers, suffix, entry, "basis reader for suffix")
 
+    # Registrations are staged and checked after every hook ran, so that a third-party plugin
+    # whose hook raises is skipped whole (one warning, see GpsaPluginManager.skip_broken).
+    staged: list[tuple[str, Callable[..., None], tuple[Any, ...], dict[str, Any]]] = []
+    broken: set[str] = set()
     for hookname, handler in (("gpsa_register_actors", actors),
                               ("gpsa_register_psa_algorithms", psa),
                               ("gpsa_register_codecs", codecs),
                               ("gpsa_register_basis_readers", readers)):
         caller = getattr(pm.hook, hookname)
-        for impl in caller.get_hookimpls():  # registration order: built-ins first
+        for impl in list(caller.get_hookimpls()):  # registration order: built-ins first
+            if impl.plugin_name in broken:
+                continue
             others = [p for p in pm.get_plugins() if p is not impl.plugin]
             sub = pm.subset_hook_caller(hookname, remove_plugins=others)
+            calls: list[tuple[str, Callable[..., None], tuple[Any, ...], dict[str, Any]]] = []
 
             def register(*args: Any, _h: Any = handler, _p: str = impl.plugin_name,
-                         **kwargs: Any) -> None:
-                _h(_p, *args, **kwargs)
+                         _c: list[Any] = calls, **kwargs: Any) -> None:
+                _c.append((_p, _h, args, kwargs))
 
             try:
                 sub(register=register)
-            except PluginError:
-                raise
             except Exception as exc:  # noqa: BLE001 - a broken plugin, reported by name
-                raise PluginError(f"plugin {impl.plugin_name!r}: {hookname} failed: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+                if impl.plugin_name in BUILTIN_PLUGINS:
+                    raise PluginError(f"plugin {impl.plugin_name!r}: {hookname} failed: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+                broken.add(impl.plugin_name)
+                pm.skip_broken(impl.plugin_name, f"{hookname} failed: {one_line(exc)}")
+                continue
+            staged += calls
+    for plugin, handler, args, kwargs in staged:
+        if plugin not in broken:
+            handler(plugin, *args, **kwargs)
     return cat
+
+
+def plugin_failure(obj: object, what: str, exc: BaseException) -> PluginCallError:
+    """The error for ``exc`` raised by ``what`` (e.g. ``"analyse"``) of ``obj``, an instance of
+    a registered class: one line naming the class's registered name and plugin."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    entry = next((e for e in get_catalogue().entries() if e.obj is cls), None)
+    if entry is None:
+        who = f"{cls.__module__}.{cls.__qualname__}"
+    else:
+        kind = "PSA algorithm" if entry.kind == "psa" else entry.kind
+        who = f"{kind} {entry.name!r} of plugin {entry.plugin!r}"
+    err = PluginCallError(f"{who}: {what} failed: {one_line(exc)}")
+    if isinstance(exc, GpsaError):
+        err.exit_code = exc.exit_code
+    return err
 
 
 _cat_lock = threading.Lock()

@@ -9,6 +9,11 @@
   level INFO: use ``gpsa -v``).
 * After loading, ``check_pending()`` rejects an implementation whose name matches no hookspec
   (a misspelled hook), naming the plugin.
+* A third-party plugin that cannot be loaded (its entry point raises on import, pluggy refuses
+  it, or ``check_pending()`` finds a misspelled hook in it) does not stop gpsa: one warning
+  names it and ``GPSA_BLOCK_PLUGINS``, and it is skipped (recorded in
+  :attr:`GpsaPluginManager.skipped`). So is one whose catalogue hook raises (see
+  :mod:`gpsa.plugins.catalogue`). A broken *built-in* plugin is a gpsa bug and an error.
 """
 
 from __future__ import annotations
@@ -52,13 +57,40 @@ class PluginError(GpsaError):
     exit_code = 2
 
 
+class PluginCallError(GpsaError):
+    """A plugin's code raised while a run used it (e.g. a PSA algorithm's ``analyse``); the
+    message names the plugin. Exit code: the original error's when it is a GpsaError, else 1."""
+
+
 class GpsaPluginManager(pluggy.PluginManager):
-    """pluggy's manager plus the distribution (name, version) of each entry-point plugin."""
+    """pluggy's manager plus the distribution (name, version) of each entry-point plugin and
+    the plugins skipped because they are broken (name -> the one-line reason)."""
 
     def __init__(self) -> None:
         super().__init__(hookspecs.PROJECT)
         self.add_hookspecs(hookspecs)
         self.distributions: dict[str, tuple[str, str]] = {}
+        self.skipped: dict[str, str] = {}
+        #: names of the plugins registered from entry points (third-party)
+        self.entry_point_names: set[str] = set()
+
+    def skip_broken(self, name: str, problem: str) -> None:
+        """Skip the broken plugin ``name`` (unregister it if registered) with one warning."""
+        plugin = self.get_plugin(name)
+        if plugin is not None:
+            self.unregister(plugin, name=name)
+        self.entry_point_names.discard(name)
+        self.distributions.pop(name, None)
+        problem = problem.strip().splitlines()[0] if problem.strip() else "broken"
+        self.skipped[name] = problem
+        log.warning("plugin %r skipped: %s (block it with %s=%s to silence this)", name,
+                    problem, ENV_BLOCK, name)
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` of an exception."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 _lock = threading.Lock()
@@ -104,12 +136,16 @@ def create_plugin_manager(*, builtins: Iterable[str] = BUILTIN_PLUGINS,
         pm.register(plugin)
     if autoload if autoload is not None else not _env_flag(ENV_DISABLE_AUTOLOAD):
         _load_entry_points(pm)
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin!r}: {exc} (block it with {ENV_BLOCK}=NAME)") \
-            from exc
-    return pm
+    while True:
+        try:
+            pm.check_pending()
+            return pm
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin)
+            if name not in pm.entry_point_names:
+                raise PluginError(f"plugin {exc.plugin!r}: {exc} (block it with "
+                                  f"{ENV_BLOCK}=NAME)") from exc
+            pm.skip_broken(name, str(exc))
 
 
 def _load_entry_points(pm: GpsaPluginManager) -> None:
@@ -121,13 +157,14 @@ def _load_entry_points(pm: GpsaPluginManager) -> None:
         try:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure of a third-party plugin
-            raise PluginError(f"plugin {ep.name!r} ({ep.value}): cannot load: "
-                              f"{type(exc).__name__}: {exc} (block it with "
-                              f"{ENV_BLOCK}={ep.name})") from exc
+            pm.skip_broken(ep.name, f"cannot load {ep.value}: {one_line(exc)}")
+            continue
         try:
             pm.register(plugin, name=ep.name)
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {ep.name!r}: {exc}") from exc
+        except (pluggy.PluginValidationError, ValueError) as exc:  # ValueError: already there
+            pm.skip_broken(ep.name, f"cannot register {ep.value}: {one_line(exc)}")
+            continue
+        pm.entry_point_names.add(ep.name)
         dist = getattr(ep, "dist", None)
         if dist is not None:
             pm.distributions[ep.name] = (dist.metadata["name"], dist.version)

@@ -73,6 +73,18 @@ def _workers(threads: int) -> int:
     return int(numba.get_num_threads())
 
 
+def check_sample_window(basis: Basis, settings: PsaSettings) -> int:
+    """The first basis sample of the compared window; ConfigError if the window does not fit
+    in the basis's samples."""
+    first = basis.t0_sample + settings.sample_offset
+    if first < 0 or first + settings.samples > basis.n_samples:
+        raise ConfigError(
+            f"psa.samples: samples {first}..{first + settings.samples} (t0_sample "
+            f"{basis.t0_sample} + sample_offset {settings.sample_offset}) do not fit in the "
+            f"basis's {basis.n_samples} samples")
+    return first
+
+
 class GridSearchPSA:
     """Grid search of a :class:`Basis` (see the module docstring for the input convention)."""
 
@@ -80,12 +92,7 @@ class GridSearchPSA:
                  device: str | Device = "cpu") -> None:
         self.basis = basis
         self.settings = settings = settings or PsaSettings()
-        self.first_sample = basis.t0_sample + settings.sample_offset
-        if self.first_sample < 0 or self.first_sample + settings.samples > basis.n_samples:
-            raise ConfigError(
-                f"psa.samples: samples {self.first_sample}..{self.first_sample + settings.samples}"
-                f" (t0_sample {basis.t0_sample} + sample_offset {settings.sample_offset}) do not "
-                f"fit in the basis's {basis.n_samples} samples")
+        self.first_sample = check_sample_window(basis, settings)
         self.device = device if isinstance(device, Device) else select_device(device)
         self.mask = build_mask(settings.mask, settings.segment_order or basis.segment_order)
         self.tables: list[SegmentTable | None] = build_segment_tables(

@@ -2,20 +2,25 @@
 
 Every field has a default; :meth:`PsaSettings.from_dict` builds settings from a configuration
 mapping and rejects an unknown key or a bad value with a one-line :class:`~gpsa.errors.ConfigError`
-naming the key (architecture principle 6). Configuration example (TOML)::
+naming the key (architecture principle 6). Each field carries its help text and, where the value
+is one of a few names, its choices (``dataclasses.fields(PsaSettings)[i].metadata``): the
+``grid-search`` PSA algorithm declares its run-file settings from them, and ``docs/run-file.md``
+lists them. In a run file they go in the ``psa`` stage; the defaults are::
 
-    [psa]
+    [[stage]]
+    actor = "psa"
+    basis = "bases/A-2mm.h5"
     p = 0.3                 # figure of merit sum |measured - E*basis|^p
-    mask = "agata"          # "agata" (3x3 + core), "gretina", or a 36x37 boolean matrix
+    mask = "agata"          # "agata" (3x3 + core) or "gretina"
     samples = 40            # samples compared, starting at T0 + sample_offset
-    search = "ags"          # "full" or "ags" (adaptive grid search, coarse then fine)
-    ags_keep = 2            # AGS: fine lists of the 2 best coarse points
+    search = "full"         # "full" or "ags" (adaptive grid search: coarse lattice, then fine)
+    ags_keep = 2            # ags: fine lists of the 2 best coarse points
     threshold_kev = 15.0    # net-charge threshold of a hit segment
     backend = "numba"       # "reference", "numba" or "gpu"
-    shortlist = 96          # p = 2 shortlist of K points then exact p on them (0 = exhaustive)
-    rank = 32               # p = 2 ranking in 32 principal directions (0 = full dimension)
-    refine_t0 = true        # sub-sample T0 (use with refine_grid)
-    refine_grid = true      # sub-grid positions (trilinear, 0.5 mm)
+    shortlist = 0           # p != 2: exact p on every point (K > 0: on the K best by p = 2)
+    rank = 64               # p = 2 ranking in 64 principal directions (0 = full dimension)
+    refine_t0 = false       # sub-sample T0 (use with refine_grid)
+    refine_grid = false     # sub-grid positions (trilinear, down to a quarter grid step)
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -38,61 +43,99 @@ GPU_DTYPES = ("float32", "float16")
 TRANSFER_DTYPES = ("float32", "float16", "int16")
 
 
+def _setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
+             min: float | None = None) -> Any:
+    """A field with its help text, choices and lower bound (read by the grid-search actor and the
+    run-file reference; the checks themselves are in ``__post_init__``)."""
+    meta: dict[str, Any] = {"help": help}
+    if choices is not None:
+        meta["choices"] = choices
+    if min is not None:
+        meta["min"] = min
+    return field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class PsaSettings:
     """Settings of :class:`gpsa.psa.GridSearchPSA` (all validated in ``__post_init__``)."""
 
-    #: Metric exponent p of the figure of merit (any float > 0).
-    p: float = 0.3
-    #: Channel mask: "agata", "gretina" or a (36, 37) boolean matrix (row = hit segment).
-    mask: Any = "agata"
-    #: Drop the channels of the event's *other* hit segments from a segment's mask (AGATA).
-    mask_other_hits: bool = True
-    #: Number of samples compared.
-    samples: int = 40
-    #: First compared sample relative to T0 (negative includes pre-T0 baseline).
-    sample_offset: int = 0
-    #: "full" (every basis point of the segment) or "ags" (coarse lattice, then fine list).
-    search: str = "full"
-    #: AGS coarse lattice: every ``coarse_step``-th grid point along each axis (3 = 6 mm on 2 mm).
-    coarse_step: int = 3
-    #: AGS fine list of a coarse point: basis points within this Chebyshev distance (mm).
-    fine_radius_mm: float = 6.0
-    #: AGS: fine lists of this many best coarse points are searched (1 = the public AGS).
-    ags_keep: int = 2
-    #: Net-charge threshold (keV) for a segment to be searched.
-    threshold_kev: float = 15.0
-    #: Iterations of the multi-segment residual-subtraction loop.
-    iterations: int = 4
-    #: Events with more hit segments are not analysed (status TOO_MANY_SEGMENTS).
-    max_segments: int = 12
-    #: Secondary (not the most energetic) hit segments below this energy: coarse lattice only.
-    coarse_only_below_kev: float = 50.0
-    #: Search backend: "reference" (numpy), "numba" (CPU) or "gpu" (array-module host code).
-    backend: str = "numba"
-    #: numba/gpu, p != 2: rank by the p = 2 matrix product, then exact p on the best K (0 = exact).
-    shortlist: int = 0
-    #: numba: p = 2 ranking in the ``rank`` leading principal directions of each segment's signals
-    #: (0 = full dimension); the best 8 (p = 2) or ``shortlist`` points are then scored exactly.
-    rank: int = 64
-    #: Sub-sample T0 refinement (time shift of the model, cubic interpolation).
-    refine_t0: bool = False
-    #: T0 refinement: shifts scanned in [-t0_range, +t0_range] samples with step t0_step.
-    t0_range: float = 2.0
-    t0_step: float = 0.125
-    #: Sub-grid position refinement (trilinear interpolation of the basis around the best point).
-    refine_grid: bool = False
-    #: numba: threads (segments searched concurrently, prange kernels); 0 = numba's thread count.
-    threads: int = 0
-    #: T0 (sample in the trace) used when ``block.t0`` is NaN.
-    default_t0: float = 20.0
-    #: Segment numbering of the mask; None = the basis's ``segment_order``.
-    segment_order: str | None = None
-    #: GPU backend: dtype of the resident basis and of the traces sent to the device.
-    gpu_basis_dtype: str = "float32"
-    transfer_dtype: str = "float32"
-    #: GPU backend: hits per kernel launch chunk and blocks in flight.
-    gpu_chunk: int = 4096
+    p: float = _setting(
+        0.3, "exponent p of the figure of merit sum |measured - E*basis|^p over the mask "
+        "channels (any p > 0; p = 2 is a matrix product, p < 1 suppresses outliers)")
+    mask: Any = _setting(
+        "agata", "channels compared for a hit segment: 'agata' = the 3x3 block of sectors x rings "
+        "around it plus the core, 'gretina' = +-1 sector with a wider ring window at the front "
+        "(from Python also a (36, 37) boolean matrix, row = hit segment)", choices=MASK_NAMES)
+    mask_other_hits: bool = _setting(
+        True, "leave the channels of the event's other hit segments out of a segment's mask")
+    samples: int = _setting(
+        40, "samples compared per channel, from T0 + sample_offset (must fit in the basis)",
+        min=1)
+    sample_offset: int = _setting(
+        0, "first compared sample relative to T0, samples (negative: include pre-T0 baseline)",
+        min=-10_000)
+    search: str = _setting(
+        "full", "'full' = every basis point of the hit segment; 'ags' = adaptive grid search: "
+        "the coarse lattice, then the fine lists of the ags_keep best coarse points",
+        choices=SEARCHES)
+    coarse_step: int = _setting(
+        3, "ags coarse lattice: every coarse_step-th grid point along each axis (3 = 6 mm on a "
+        "2 mm grid)", min=1)
+    fine_radius_mm: float = _setting(
+        6.0, "ags fine list of a coarse point: the basis points within this Chebyshev distance, "
+        "mm", min=0.0)
+    ags_keep: int = _setting(
+        2, "ags: the fine lists of this many best coarse points are searched (1 = the public "
+        "AGS)", min=1)
+    threshold_kev: float = _setting(
+        15.0, "a segment is hit (and searched) when its energy is above this, keV", min=0.0)
+    iterations: int = _setting(
+        4, "passes of the multi-segment loop (subtract the other hits, search each hit again); "
+        "stops early when no hit moves", min=1)
+    max_segments: int = _setting(
+        12, "events with more hit segments are not analysed (psa_status TOO_MANY_SEGMENTS)",
+        min=1)
+    coarse_only_below_kev: float = _setting(
+        50.0, "secondary hit segments (not the event's most energetic) below this energy are "
+        "searched on the coarse lattice only (status COARSE_ONLY), keV", min=0.0)
+    backend: str = _setting(
+        "numba", "search code on the CPU: 'numba' (compiled kernels), 'reference' (numpy, slow, "
+        "the readable truth) or 'gpu' (the GPU host code on numpy); --device cuda always uses "
+        "'gpu'", choices=BACKENDS)
+    shortlist: int = _setting(
+        0, "numba and gpu, p != 2: rank the points by the p = 2 matrix product, then score the "
+        "best shortlist points with the exact p (0 = exact p on every point)", min=0)
+    rank: int = _setting(
+        64, "numba, matrix-product path (p = 2 or shortlist > 0): rank in this many leading "
+        "principal directions of each segment's signals, then score the best 8 (p = 2) or "
+        "shortlist points exactly (0 = full dimension)", min=0)
+    refine_t0: bool = _setting(
+        False, "refine T0 by a sub-sample time shift of the model (use with refine_grid)")
+    t0_range: float = _setting(
+        2.0, "T0 refinement: shifts scanned in [-t0_range, +t0_range], samples", min=0.0)
+    t0_step: float = _setting(
+        0.125, "T0 refinement: finest step of the scan (> 0), samples; the scan first steps by "
+        "4 x t0_step")
+    refine_grid: bool = _setting(
+        False, "refine positions between grid points (trilinear interpolation of the basis, "
+        "down to a quarter grid step)")
+    threads: int = _setting(
+        0, "numba: threads searching segments concurrently (0 = numba's thread count; 1 also "
+        "selects the single-threaded kernels)", min=0)
+    default_t0: float = _setting(
+        20.0, "T0 (sample in the trace) used for events whose block.t0 is NaN (no T0 found)",
+        min=0.0)
+    segment_order: str | None = _setting(
+        None, "segment numbering of the mask (unset = the basis's segment_order)",
+        choices=SEGMENT_ORDERS)
+    gpu_basis_dtype: str = _setting(
+        "float32", "gpu: dtype of the basis kept on the device (float16 halves its memory)",
+        choices=GPU_DTYPES)
+    transfer_dtype: str = _setting(
+        "float32", "gpu: dtype of the traces sent to the device (int16 with one scale per "
+        "batch)", choices=TRANSFER_DTYPES)
+    gpu_chunk: int = _setting(
+        4096, "gpu: at most this many hits per kernel launch", min=1)
 
     def __post_init__(self) -> None:
         _check_real("p", self.p, lo=0.0, lo_open=True)

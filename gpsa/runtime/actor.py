@@ -10,8 +10,17 @@ Every actor has the same life, driven by :class:`gpsa.runtime.chain.Chain`:
    threads at once for a filter marked ``thread_safe``). A producer instead yields blocks from
    :meth:`Producer.produce`.
 4. **flush()** — after the last block: emit what is buffered (filters) or finish writing
-   (consumers). Called also after Ctrl-C, so that nothing already read is lost.
-5. **stop()** — close files and free resources; called always, even after an error.
+   (consumers). Called also after Ctrl-C or another stage's failure, so that nothing already
+   read is lost.
+5. **finish(complete)** — consumers only, after every consumer flushed: ``complete`` is True
+   when the producer reached the end of its input and every block went through without error
+   or abandon. End markers (ADF meta:eof) are written only then.
+6. **stop()** — close files and free resources; called always, even after an error.
+
+Outputs: a consumer opens its files through :meth:`RunContext.output_file`, which hands out a
+staged ``NAME.partial`` path. The host renames it to ``NAME`` when the crystal's run is
+complete, and leaves ``NAME.partial`` (valid up to the last block written) otherwise, so a
+file under its final name is always complete.
 
 Actors are registered by plugins through the ``gpsa_register_actors`` hook (see
 :mod:`gpsa.plugins.hookspecs`); ``name`` is the key used in run files (``actor = "psa"``).
@@ -20,7 +29,7 @@ Actors are registered by plugins through the ``gpsa_register_actors`` hook (see
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -52,10 +61,25 @@ class RunContext:
     stop_event: threading.Event = field(default_factory=threading.Event)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    #: staged outputs handed out by :meth:`output_file`: (partial path, final path)
+    outputs: list[tuple[Path, Path]] = field(default_factory=list)
+
     def output_path(self, path: Path | str) -> Path:
-        """``path`` resolved against :attr:`output_dir` (absolute paths stay as they are)."""
-        path = Path(str(path).format(crystal=self.crystal))
+        """``path`` resolved against :attr:`output_dir` (absolute paths stay as they are), with
+        ``{crystal}`` replaced by the crystal name (other braces are kept as they are)."""
+        path = Path(str(path).replace("{crystal}", self.crystal))
         return path if path.is_absolute() else self.output_dir / path
+
+    def output_file(self, path: Path | str) -> Path:
+        """The staged path to write ``path`` to: ``NAME.partial`` beside the final ``NAME``
+        (see :func:`gpsa.runtime.outputs.stage_output`); committed by the host when the run is
+        complete."""
+        from gpsa.runtime.outputs import stage_output
+
+        final = self.output_path(path)
+        partial = stage_output(final)
+        self.outputs.append((partial, final))
+        return partial
 
 
 class Actor(Configurable):
@@ -67,6 +91,9 @@ class Actor(Configurable):
     kind: ClassVar[str] = ""
     #: True when :meth:`process` may run in several threads at once (``workers > 1``).
     thread_safe: ClassVar[bool] = False
+    #: Readers that :meth:`check` runs on the input files named by these settings (setting name
+    #: -> function of the path that raises on a bad file), e.g. a calibration table parser.
+    input_readers: ClassVar[dict[str, Callable[[Path], Any]]] = {}
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
@@ -83,8 +110,25 @@ class Actor(Configurable):
         """Open resources. The default keeps ``context`` in :attr:`context`."""
         self.context = context
 
+    def check(self, context: RunContext) -> list[str]:
+        """Check, before any data is read, that :meth:`start` will succeed: input files of the
+        right kind, optional dependencies installed; cheap, no outputs opened, no GPU memory
+        taken. Raise :class:`gpsa.errors.ConfigError` (or another GpsaError) naming the problem;
+        return warnings. The default runs :attr:`input_readers`. Called by ``gpsa config
+        check`` and at the start of ``gpsa run``."""
+        for name, reader in self.input_readers.items():
+            value = self.settings.get(name)
+            if value:
+                reader(Path(value))
+        return []
+
     def stop(self) -> None:
         """Close resources; must be safe to call after a failed :meth:`start`."""
+
+    def counters(self) -> dict[str, int]:
+        """The actor's own counters for the run summary and provenance (e.g. frames skipped);
+        called once, after the run."""
+        return {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label!r}>"
@@ -128,7 +172,11 @@ class Consumer(Actor):
         raise NotImplementedError
 
     def flush(self) -> None:
-        """Write whatever is buffered; the output must be complete and valid afterwards."""
+        """Write whatever is buffered; the output must be valid afterwards."""
+
+    def finish(self, complete: bool) -> None:
+        """After every consumer flushed: ``complete`` says whether the whole input went
+        through. Write end markers (meta:eof) only when it is True."""
 
 
 class GlobalActor(Actor):

@@ -1,14 +1,18 @@
-"""Run modes: ``simple`` (crystals one after the other, in this process) and ``parallel`` (one
-process per crystal, ``jobs`` at a time, spawned).
+"""Run modes: ``simple`` (crystals one after the other, in this process) and ``parallel``
+(``jobs`` spawned worker processes, each taking the next crystal from a queue).
 
 Both report progress to a :class:`ProgressSink` and return a :class:`RunReport` of per-crystal
-outcomes. A stop request (Ctrl-C) ends reading in the running crystals, lets them finish what
-they read, and skips the crystals not started yet.
+outcomes. A stop request (Ctrl-C, SIGTERM) ends reading in the running crystals, lets them
+finish what they read within the run's ``stop_timeout`` and skips the crystals not started yet.
+
+Parallel mode never leaves a process behind: the parent kills the workers still running when
+``stop_timeout`` has passed after a stop, or at once on a second Ctrl-C; a worker whose parent
+died (even by ``kill -9``) stops its crystal as after SIGTERM and exits within ``stop_timeout``;
+a worker that dies is reported as a failed crystal naming its exit code or signal.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import importlib
 import logging
@@ -25,7 +29,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from gpsa.config.resolve import CrystalConfig, RunConfig
-from gpsa.errors import GpsaError
+from gpsa.errors import ConfigError, GpsaError
 from gpsa.runtime.runner import run_crystal
 from gpsa.runtime.stats import ChainResult
 
@@ -73,13 +77,14 @@ def _run_one(cfg: CrystalConfig, stop: Any, progress: ProgressSink) -> Outcome:
     try:
         res = run_crystal(cfg, stop_event=stop,
                           on_progress=lambda n, t: progress.advance(cfg.crystal, n, t))
-    except GpsaError as exc:
-        return Outcome(cfg.crystal, "failed", error=str(exc), exit_code=exc.exit_code)
+    except GpsaError as exc:  # a ChainError carries what was done before the failure
+        return Outcome(cfg.crystal, "failed", error=str(exc), exit_code=exc.exit_code,
+                       result=getattr(exc, "result", None))
     except Exception as exc:  # noqa: BLE001 - reported per crystal, the others go on
         log.debug("crystal %s failed", cfg.crystal, exc_info=exc)
         return Outcome(cfg.crystal, "failed", error="".join(
             traceback.format_exception_only(type(exc), exc)).strip(), exit_code=1)
-    return Outcome(cfg.crystal, "interrupted" if res.interrupted else "complete", result=res)
+    return Outcome(cfg.crystal, "complete" if res.complete else "interrupted", result=res)
 
 
 def run_simple(config: RunConfig, *, stop: threading.Event,
@@ -97,7 +102,9 @@ def run_simple(config: RunConfig, *, stop: threading.Event,
 
 
 # --- parallel ---------------------------------------------------------------------------------
-_child: dict[str, Any] = {}
+#: seconds between the parent's checks of its workers, and the workers' checks of their parent
+_TICK = 0.1
+_WATCH = 0.5
 
 
 class _QueueProgress:
@@ -109,6 +116,27 @@ class _QueueProgress:
 
     def finish(self, crystal: str, status: str) -> None:
         pass
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def effective_jobs(requested: int, n_crystals: int) -> tuple[int, str | None]:
+    """Worker processes to start for ``--jobs requested``, and a note when fewer are used.
+    Raises :class:`ConfigError` below 1."""
+    if requested < 1:
+        raise ConfigError(f"--jobs {requested}: must be at least 1")
+    cores = usable_cores()
+    jobs = min(requested, cores, max(1, n_crystals))
+    if requested > cores:
+        return jobs, (f"--jobs {requested} is more than the {cores} CPU cores here; "
+                      f"running {jobs} worker process{'es' if jobs > 1 else ''}")
+    return jobs, None
 
 
 def _plugin_setup() -> dict[str, Any]:
@@ -126,21 +154,50 @@ def _plugin_setup() -> dict[str, Any]:
     return {"extra": extra, "blocked": blocked}
 
 
-def _init_child(stop: Any, q: Any, setup: dict[str, Any]) -> None:
+def _watch_parent(parent_pid: int, stop: Any, stop_timeout: float) -> None:
+    """In a worker: when the parent is gone, stop like after SIGTERM, and exit for sure within
+    ``stop_timeout`` (nobody is left to read the results)."""
+    while os.getppid() == parent_pid:
+        time.sleep(_WATCH)
+    log.warning("worker %d: parent process %d is gone; stopping", os.getpid(), parent_pid)
+    stop.set()
+    time.sleep(stop_timeout)
+    os._exit(1)
+
+
+def _worker_main(tasks: Any, results: Any, stop: Any, setup: dict[str, Any], parent_pid: int,
+                 stop_timeout: float) -> None:
+    """A worker process: run crystals from ``tasks`` until the None sentinel."""
     from gpsa.plugins.manager import create_plugin_manager, reset_plugin_manager
 
-    _child.update(stop=stop, queue=q)
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # the parent decides; finish reading
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    extra = [importlib.import_module(m) for m in setup["extra"]]
-    reset_plugin_manager(create_plugin_manager(extra=extra, blocked=setup["blocked"]))
-
-
-def _child_run(cfg: CrystalConfig) -> dict[str, Any]:
-    out = _run_one(cfg, _child["stop"], _QueueProgress(_child["queue"]))
-    return {"crystal": out.crystal, "status": out.status, "error": out.error,
-            "exit_code": out.exit_code,
-            "result": out.result.to_dict() if out.result is not None else None}
+    threading.Thread(target=_watch_parent, args=(parent_pid, stop, stop_timeout),
+                     name="gpsa-watch-parent", daemon=True).start()
+    code = 0
+    try:
+        extra = [importlib.import_module(m) for m in setup["extra"]]
+        reset_plugin_manager(create_plugin_manager(extra=extra, blocked=setup["blocked"]))
+        while True:
+            cfg = tasks.get()
+            if cfg is None:
+                break
+            if stop.is_set():
+                results.put(("done", cfg.crystal, {"status": "not-run"}))
+                continue
+            results.put(("start", cfg.crystal, os.getpid()))
+            out = _run_one(cfg, stop, _QueueProgress(results))
+            results.put(("done", out.crystal, {
+                "status": out.status, "error": out.error, "exit_code": out.exit_code,
+                "result": out.result.to_dict() if out.result is not None else None}))
+    except BaseException:  # noqa: BLE001 - the parent reports the crystal as failed
+        log.exception("worker %d failed", os.getpid())
+        code = 1
+    finally:
+        results.close()
+        results.join_thread()  # the messages reach the parent before the exit
+        logging.shutdown()
+        os._exit(code)  # daemon threads still inside an abandoned actor must not block the exit
 
 
 @contextlib.contextmanager
@@ -159,57 +216,124 @@ def _blas_threads(n: int) -> Iterator[None]:
 
 def run_parallel(config: RunConfig, *, jobs: int, stop: threading.Event,
                  progress: ProgressSink | None = None) -> RunReport:
-    """One spawned process per crystal, ``jobs`` at a time."""
-    jobs = max(1, min(jobs, len(config.crystals)))
-    with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
-        return _run_parallel(config, jobs, stop, progress or NoProgress())
+    """``jobs`` spawned worker processes (at most the cores and the crystals), each running one
+    crystal at a time."""
+    jobs, _ = effective_jobs(jobs, len(config.crystals))
+    with _blas_threads(max(1, usable_cores() // jobs)):
+        return _Pool(config, jobs, stop, progress or NoProgress()).run()
 
 
-def _run_parallel(config: RunConfig, jobs: int, stop: threading.Event,
-                  progress: ProgressSink) -> RunReport:
-    t0 = time.perf_counter()
-    ctx = mp.get_context("spawn")
-    child_stop, q = ctx.Event(), ctx.Queue()
-    done_listening = threading.Event()
+class _Pool:
+    """The parent's side of parallel mode: hands out crystals, relays progress, watches the
+    workers, enforces the stop bound."""
 
-    def listen() -> None:
-        while not done_listening.is_set() or not q.empty():
+    def __init__(self, config: RunConfig, jobs: int, stop: threading.Event,
+                 progress: ProgressSink) -> None:
+        self.config, self.jobs, self.stop, self.progress = config, jobs, stop, progress
+        first = next(iter(config.crystals.values()), None)
+        self.stop_timeout = first.stop_timeout if first is not None else 5.0
+        self.outcomes: dict[str, Outcome] = {}
+        self.running: dict[str, int] = {}  # crystal -> worker pid
+
+    def run(self) -> RunReport:
+        t0 = time.perf_counter()
+        ctx = mp.get_context("spawn")
+        tasks, results, child_stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+        for cfg in self.config.crystals.values():
+            tasks.put(cfg)
+        for _ in range(self.jobs):
+            tasks.put(None)
+        setup = _plugin_setup()
+        procs = [ctx.Process(target=_worker_main, name=f"gpsa-worker-{i}", daemon=True,
+                             args=(tasks, results, child_stop, setup, os.getpid(),
+                                   self.stop_timeout)) for i in range(self.jobs)]
+        try:
+            for p in procs:
+                p.start()
+            self._loop(procs, results, child_stop)
+        finally:
+            for p in procs:  # normally all gone; after a second Ctrl-C or the bound: killed
+                if p.is_alive():
+                    p.kill()
+            for p in procs:
+                p.join(1.0)
+            for q in (tasks, results):
+                q.cancel_join_thread()
+                q.close()
+        for name in self.config.crystals:
+            self.outcomes.setdefault(name, Outcome(name, "not-run"))
+        return RunReport(outcomes=[self.outcomes[n] for n in self.config.crystals],
+                         wall_seconds=time.perf_counter() - t0)
+
+    def _loop(self, procs: list[Any], results: Any, child_stop: Any) -> None:
+        stop_seen: float | None = None
+        while len(self.outcomes) < len(self.config.crystals):
             try:
-                _, crystal, n, total = q.get(timeout=0.1)
-            except _queue.Empty:
+                self._handle(results.get(timeout=_TICK))
                 continue
-            progress.advance(crystal, n, total)
-
-    listener = threading.Thread(target=listen, name="gpsa-progress", daemon=True)
-    listener.start()
-    outcomes: dict[str, Outcome] = {}
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_child,
-                                initargs=(child_stop, q, _plugin_setup())) as ex:
-        futures = {ex.submit(_child_run, cfg): name for name, cfg in config.crystals.items()}
-        pending = set(futures)
-        while pending:
-            done, pending = cf.wait(pending, timeout=0.2)
-            if stop.is_set() and not child_stop.is_set():
+            except _queue.Empty:
+                pass
+            if self.stop.is_set() and stop_seen is None:
+                stop_seen = time.monotonic()
                 child_stop.set()
-                for f in pending:
-                    f.cancel()
-            for f in done:
-                name = futures[f]
-                if f.cancelled():
-                    outcomes[name] = Outcome(name, "not-run")
-                elif f.exception() is not None:
-                    exc = f.exception()
-                    outcomes[name] = Outcome(name, "failed", error=f"worker process: {exc}",
-                                             exit_code=1)
-                else:
-                    d = f.result()
-                    res = d["result"]
-                    outcomes[name] = Outcome(
-                        name, d["status"], error=d["error"], exit_code=d["exit_code"],
-                        result=ChainResult.from_dict(res) if res is not None else None)
-                progress.finish(name, outcomes[name].status)
-    done_listening.set()
-    listener.join()
-    q.close()
-    return RunReport(outcomes=[outcomes[n] for n in config.crystals],
-                     wall_seconds=time.perf_counter() - t0)
+            if stop_seen is not None and time.monotonic() - stop_seen > self.stop_timeout - 0.3:
+                self._give_up(procs)
+                return
+            if not any(p.is_alive() for p in procs):
+                self._drain(results)
+                self._lost(procs)
+                return
+            for p in procs:
+                if not p.is_alive():
+                    self._lost([p])
+
+    def _handle(self, msg: tuple[Any, ...]) -> None:
+        kind, crystal = msg[0], msg[1]
+        if kind == "advance":
+            self.progress.advance(crystal, msg[2], msg[3])
+        elif kind == "start":
+            self.running[crystal] = msg[2]
+        elif kind == "done":
+            self.running.pop(crystal, None)
+            d = msg[2]
+            res = d.get("result")
+            self.outcomes[crystal] = Outcome(
+                crystal, d["status"], error=d.get("error"), exit_code=d.get("exit_code", 0),
+                result=ChainResult.from_dict(res) if res is not None else None)
+            self.progress.finish(crystal, d["status"])
+
+    def _drain(self, results: Any) -> None:
+        while True:
+            try:
+                self._handle(results.get(timeout=_TICK))
+            except _queue.Empty:
+                return
+
+    def _lost(self, dead: list[Any]) -> None:
+        """Crystals whose worker died without reporting: failed, naming the exit."""
+        pids = {p.pid: p.exitcode for p in dead if p.exitcode is not None}
+        for crystal, pid in list(self.running.items()):
+            if pid in pids:
+                code = pids[pid]
+                how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+                self.outcomes[crystal] = Outcome(
+                    crystal, "failed", exit_code=1,
+                    error=f"crystal {crystal}: worker process {pid} died ({how}); its outputs "
+                    "are .partial")
+                self.running.pop(crystal)
+                self.progress.finish(crystal, "failed")
+
+    def _give_up(self, procs: list[Any]) -> None:
+        """The stop bound has passed: kill the workers still running a crystal."""
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+        for crystal, pid in self.running.items():
+            log.warning("crystal %s: worker %d killed %.1f s after the stop", crystal, pid,
+                        self.stop_timeout)
+            self.outcomes[crystal] = Outcome(crystal, "interrupted",
+                                             error=f"crystal {crystal}: not finished within "
+                                             f"stop_timeout = {self.stop_timeout:g} s; its "
+                                             "outputs are .partial", exit_code=0)
+            self.progress.finish(crystal, "interrupted")
+        self.running.clear()

@@ -39,6 +39,12 @@ class PsaAlgorithm(Configurable):
         """Prepare for analysis with ``basis`` (a :class:`gpsa.basis.model.Basis`) on
         ``device`` (``"cpu"`` or ``"cuda"``); called once before the first block."""
 
+    def check_basis(self, basis: Any) -> list[str]:
+        """Before the run (``gpsa config check`` and the start of ``gpsa run``): raise
+        :class:`gpsa.errors.ConfigError` if :meth:`setup` would refuse ``basis`` with these
+        settings, without the expensive part of the setup; return warnings. Default: none."""
+        return []
+
     def analyse(self, block: CrystalBlock) -> PsaBlock:
         """PSA results for every event of ``block`` (one event row per input event)."""
         raise NotImplementedError

@@ -1,8 +1,10 @@
 """Running one crystal's chain from a checked configuration, with provenance.
 
 :func:`run_crystal` builds the actors, writes ``gpsa-run.json`` next to the outputs (the resolved
-configuration, gpsa version, plugins, host; status ``running``), runs the chain, then rewrites
-the file with the counters and the final status (``complete``, ``interrupted`` or ``failed``).
+configuration, gpsa version, plugins, host; status ``running``), runs the chain, commits the
+staged outputs of a complete run (:mod:`gpsa.runtime.outputs`), then rewrites the file with the
+counters, the outputs and their states, and the final status (``complete``, ``interrupted``,
+``failed`` or ``aborted``).
 The ``gpsa_run_start`` / ``gpsa_run_finish`` hooks are called around the chain.
 """
 
@@ -23,6 +25,8 @@ from gpsa import __version__
 from gpsa.config.resolve import CrystalConfig
 from gpsa.runtime.actor import Consumer, Filter, Producer, RunContext
 from gpsa.runtime.chain import Chain
+from gpsa.runtime.outputs import commit_outputs
+from gpsa.runtime.signals import grace_seconds
 from gpsa.runtime.stats import ChainResult
 
 log = logging.getLogger(__name__)
@@ -31,8 +35,11 @@ PROVENANCE_NAME = "gpsa-run.json"
 
 
 def provenance(cfg: CrystalConfig, *, status: str, result: ChainResult | None = None,
-               error: str | None = None) -> dict[str, Any]:
-    """The provenance record of a crystal run (JSON-ready)."""
+               error: str | None = None,
+               outputs: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The provenance record of a crystal run (JSON-ready). ``status`` is ``running``,
+    ``complete``, ``interrupted``, ``failed`` or ``aborted``; ``outputs`` lists each output file
+    with its state (``complete``, ``partial`` or ``missing``)."""
     from gpsa.plugins.manager import get_plugin_manager, plugin_info
 
     return {
@@ -46,6 +53,7 @@ def provenance(cfg: CrystalConfig, *, status: str, result: ChainResult | None = 
         "plugins": [{k: p[k] for k in ("name", "distribution", "version")}
                     for p in plugin_info(get_plugin_manager())],
         "result": result.to_dict() if result is not None else None,
+        "outputs": outputs or [],
         "error": error,
     }
 
@@ -82,16 +90,22 @@ def run_crystal(cfg: CrystalConfig, *, stop_event: threading.Event | None = None
             on_progress(n, producer.expected_events())
 
     chain = Chain(producer, filters, consumers, workers=cfg.workers, queue_size=cfg.queue_size,
-                  context=context, on_progress=progress)
+                  context=context, on_progress=progress, grace=grace_seconds(cfg.stop_timeout))
     hook.gpsa_run_start(crystal=cfg.crystal, config=cfg.to_dict())
     try:
         result = chain.run()
     except BaseException as exc:
-        write_json_atomic(prov_path, provenance(cfg, status="failed", error=str(exc)))
+        status = "failed" if isinstance(exc, Exception) else "aborted"
+        partial = getattr(exc, "result", None)
+        outputs = commit_outputs(context.outputs, complete=False)
+        write_json_atomic(prov_path, provenance(cfg, status=status, result=partial,
+                                                error=str(exc) or type(exc).__name__,
+                                                outputs=outputs))
         hook.gpsa_run_finish(crystal=cfg.crystal, result=None, error=exc)
         raise
-    status = "interrupted" if result.interrupted else "complete"
-    write_json_atomic(prov_path, provenance(cfg, status=status, result=result))
+    status = "complete" if result.complete else "interrupted"
+    outputs = commit_outputs(context.outputs, complete=result.complete)
+    write_json_atomic(prov_path, provenance(cfg, status=status, result=result, outputs=outputs))
     hook.gpsa_run_finish(crystal=cfg.crystal, result=result, error=None)
     log.info("crystal %s: %s, %d events in %.2f s", cfg.crystal, status, result.events_out,
              result.wall_seconds)

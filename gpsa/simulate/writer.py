@@ -18,7 +18,6 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ import numpy as np
 from gpsa import __version__
 from gpsa.basis.grid import BasisGrid
 from gpsa.errors import ConfigError
+from gpsa.paths import atomic_output, check_writable
 from gpsa.status import EventStatus
 
 from .config import SimConfig
@@ -69,17 +69,17 @@ def write_simulation(out_dir: str | os.PathLike[str], crystals: Sequence[Crystal
     names = [c.name for c in crystals]
     if len(set(names)) != len(names):
         raise ConfigError(f"simulate: crystal listed twice in {names}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(out_dir)
     order = orders.pop()
     entries = []
-    with TruthWriter(out / "truth.h5", segment_order=order,
-                     attrs={"seed": int(seed), "gpsa_version": __version__}) as truth_out:
+    # every file is written as NAME.partial and renamed when complete (none left on failure)
+    with atomic_output(out / "truth.h5") as truth_tmp, TruthWriter(
+            truth_tmp, segment_order=order,
+            attrs={"seed": int(seed), "gpsa_version": __version__}) as truth_out:
         for spec in crystals:
             path = out / spec.name / EVENTS_FILE
-            path.parent.mkdir(parents=True, exist_ok=True)
             counts = {"events": 0, "interactions": 0, "saturated": 0}
-            with AdfWriter(path, eof=True) as adf:
+            with atomic_output(path) as tmp, AdfWriter(tmp, eof=True) as adf:
                 for batch in simulate_crystal(spec.grid, n_events, crystal_id=spec.crystal_id,
                                               config=config, seed=seed, geometry=spec.geometry):
                     adf.write(batch.block)
@@ -107,5 +107,6 @@ def write_simulation(out_dir: str | os.PathLike[str], crystals: Sequence[Crystal
         "adf_key": "data:crystal", "adf_version": 1, "truth": "truth.h5",
         "settings": config.to_dict(), "crystals": entries, **(extra or {}),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    with atomic_output(out / "manifest.json") as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

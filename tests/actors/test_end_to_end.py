@@ -123,6 +123,14 @@ def test_missing_cuda_fails_before_reading(tmp_path: Path, basis_file: Path,
     assert not (tmp_path / "out").exists()
 
 
+def test_device_auto_says_its_choice_at_default_verbosity(
+        tmp_path: Path, basis_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = write_run(tmp_path, basis_file, crystals=("00A",), events=10, block_size=10)
+    assert run_cli(conf, "--device", "auto") == 0
+    err = capsys.readouterr().err.splitlines()
+    assert sum(line.startswith("gpsa: device auto: using ") for line in err) == 1, err
+
+
 def test_config_check_and_show(tmp_path: Path, basis_file: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     conf = write_run(tmp_path, basis_file, workers=2)

@@ -40,6 +40,30 @@ def test_preprocess_gives_the_psa_input_convention(basis_file: Path) -> None:
     assert np.median(np.abs(raw_t0 - true_t0)) < 1.5
 
 
+def test_preprocess_counts_and_logs_events_without_t0(basis_file: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from gpsa.basis.grid import BasisGrid
+    from gpsa.basis.io import load_basis
+    from gpsa.simulate import SimConfig, simulate_events
+    from gpsa.status import EventStatus
+
+    block = simulate_events(BasisGrid.from_basis(load_basis(basis_file)), 20,
+                            config=SimConfig(multiplicity=(1.0,))).block
+    block.traces[:3, 36] = 0  # no core pulse: no T0
+    core = block.traces[3, 36]  # core low gain, 1 keV/ADC
+    arm = int(np.argmax(core > 20))
+    core[arm - 4] = core[arm] * 0.3 + 8  # a high baseline sample: y <= 0 at arming (issue 8)
+    pre = Preprocess(baseline_samples=0)
+    pre.start(RunContext(crystal="00A"))
+    out = pre.process(block)
+    flagged = (out.status & EventStatus.NO_T0) != 0
+    assert flagged.tolist() == [True] * 3 + [False] * 17
+    with caplog.at_level("WARNING", logger="gpsa.actors.preprocess"):
+        assert list(pre.flush()) == []
+    assert pre.counters() == {"no_t0": 3}
+    assert "crystal 00A: stage 'preprocess': 3 of 20 events have no T0" in caplog.text
+
+
 def test_preprocess_settings_checked() -> None:
     with pytest.raises(ConfigError, match="Preprocess.energy: 'peak' is not one of"):
         Preprocess(energy="peak")

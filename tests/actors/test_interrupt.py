@@ -1,5 +1,6 @@
 """Ctrl-C in the middle of a real run: a subprocess running ``gpsa run`` receives SIGINT, stops
-reading, finishes and writes what it read, and exits 130 with a valid, complete output file."""
+reading, finishes and writes what it read, and exits 130 with a valid output file that is marked
+incomplete: it keeps its ``.partial`` name and has no meta:eof frame."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_sigint_mid_run(tmp_path: Path, basis_file: Path, mode: str) -> None:
     # 100 events/s in blocks of 10: the run would last ~60 s; it is stopped after ~2 blocks
     conf = write_run(tmp_path, basis_file, crystals=("00A",), events=6000, block_size=10,
                      rate_hz=100.0, workers=2)
-    out = tmp_path / "out" / "00A" / "psa.adf"
+    out = tmp_path / "out" / "00A" / "psa.adf.partial"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "gpsa.cli.main", "run", str(conf), "-q",
                              "--mode", mode], env=env, stdout=subprocess.PIPE,
@@ -42,11 +43,14 @@ def test_sigint_mid_run(tmp_path: Path, basis_file: Path, mode: str) -> None:
             proc.kill()
     assert proc.returncode == 130, stderr
     block = read_all(out)  # raises on a truncated or corrupt file
-    assert block.counts.get("meta:eof") == 1  # flushed and closed properly
+    assert "meta:eof" not in block.counts  # an interrupted run is not complete
+    assert not (out.parent / "psa.adf").exists()
     numbers = block.psa.events.event_numbers
     assert 0 < len(numbers) < 6000
     assert np.array_equal(numbers, np.arange(len(numbers)))  # nothing lost or duplicated
     prov = json.loads((out.parent / "gpsa-run.json").read_text())
     assert prov["status"] == "interrupted"
     assert prov["result"]["events_in"] == prov["result"]["events_out"] == len(numbers)
+    assert {"path": str(out), "state": "partial"} in prov["outputs"]
+    assert {d["state"] for d in prov["outputs"]} == {"partial"}  # the truth file too
     assert "interrupted" in stdout

@@ -79,13 +79,42 @@ def test_implausible_length_is_an_error(mixed: Mixed) -> None:
     assert err.offset == mixed.offsets[1] and sum(b.n_frames for b in blocks) == 1
 
 
+def composite_subs(m: Mixed) -> tuple[int, list[int]]:
+    """Index of the first composite frame and the offsets of its two sub-frames."""
+    k = m.names.index("event:data:psa")
+    first = m.offsets[k] + 20
+    return k, [first, first + int.from_bytes(m.data[first:first + 4], "little")]
+
+
 def test_bad_sub_frame_in_composite(mixed: Mixed) -> None:
-    k = mixed.names.index("event:data:psa")
-    sub = mixed.offsets[k] + 20  # first sub-frame of the first composite frame
+    k, (sub, _) = composite_subs(mixed)
     blocks, err = collect(set_u32(mixed.data, sub, 10_000))
-    assert err is not None and err.offset == mixed.offsets[k]
-    assert f"sub-frame at byte offset {sub}" in str(err)
+    assert err is not None and err.offset == sub  # the bad sub-frame, not its composite frame
+    assert f": byte offset {sub}: frame {k} (event:data:psa): " in str(err)
+    assert f"sub-frame at byte offset {sub} (data:psa, length 10000)" in str(err)
+    assert f"composite frame at byte offset {mixed.offsets[k]}" in str(err)
     assert sum(b.n_frames for b in blocks) == k
+
+
+def test_composite_error_names_the_sub_frame_whose_length_broke_the_walk(mixed: Mixed) -> None:
+    # the second sub-frame claims 24 bytes: the walk breaks inside its payload, at sub + 24
+    k, (_, sub) = composite_subs(mixed)
+    blocks, err = collect(set_u32(mixed.data, sub, 24))
+    assert err is not None and err.offset == sub
+    assert f"sub-frame at byte offset {sub} (data:psa, length 24) does not fit" in str(err)
+    assert sum(b.n_frames for b in blocks) == k
+
+
+def test_composite_error_names_the_sub_frame_its_codec_refuses(mixed: Mixed) -> None:
+    k, (_, sub) = composite_subs(mixed)
+    blocks, err = collect(set_u32(mixed.data, sub + 40, 0x0003_0000))  # n_hits 3: bad size
+    assert err is not None and err.offset == sub
+    assert "does not match 20 + 24 + 42·n_hits" in str(err)
+    stats = AdfStats()  # resync still skips the whole composite frame
+    blocks, err = collect(set_u32(mixed.data, sub + 40, 0x0003_0000), resync=True, stats=stats)
+    assert err is None
+    assert stats.skips == [(mixed.offsets[k], mixed.offsets[k + 1] - mixed.offsets[k])]
+    assert f"byte offset {sub}:" in stats.errors[0]
 
 
 def test_resync_skips_a_frame_with_a_bad_length(mixed: Mixed) -> None:

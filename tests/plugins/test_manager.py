@@ -78,10 +78,17 @@ def test_entry_points_loaded_unless_disabled(monkeypatch: pytest.MonkeyPatch) ->
     assert create_plugin_manager(builtins=(), autoload=True).get_plugin("toys") is None
 
 
-def test_broken_entry_point_names_the_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_entry_points(monkeypatch, EntryPoint("broken", "no_such_module_xyz", "gpsa"))
-    with pytest.raises(PluginError, match="plugin 'broken'.*cannot load.*GPSA_BLOCK_PLUGINS"):
-        create_plugin_manager(builtins=(), autoload=True)
+def test_broken_entry_point_is_skipped_naming_the_plugin(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    _fake_entry_points(monkeypatch, EntryPoint("broken", "no_such_module_xyz", "gpsa"),
+                       EntryPoint("toys", "runtime.toy", "gpsa"))
+    with caplog.at_level(logging.WARNING, logger="gpsa.plugins"):
+        pm = create_plugin_manager(builtins=(), autoload=True)
+    assert pm.get_plugin("toys") is toy and pm.get_plugin("broken") is None
+    assert "broken" in pm.skipped
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert re.match(r"plugin 'broken' skipped: cannot load no_such_module_xyz: "
+                    r"ModuleNotFoundError: .*GPSA_BLOCK_PLUGINS=broken", line)
 
 
 def test_trace_hooks(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
@@ -122,12 +129,29 @@ def test_bad_registrations(hook: str, arg: object, message: str) -> None:
         build_catalogue(pm)
 
 
-def test_hook_exception_names_plugin() -> None:
+def test_hook_exception_skips_the_plugin_naming_it(caplog: pytest.LogCaptureFixture) -> None:
     def boom(register: object) -> None:
         raise RuntimeError("kaput")
 
-    pm = create_plugin_manager(builtins=(), extra=[plugin("crashy", gpsa_register_actors=boom)],
-                               autoload=False)
+    pm = create_plugin_manager(builtins=(), autoload=False,
+                               extra=[toy, plugin("crashy", gpsa_register_actors=boom)])
+    with caplog.at_level(logging.WARNING, logger="gpsa.plugins"):
+        cat = build_catalogue(pm)
+    assert "toy-square" in cat.actors and "crashy" in pm.skipped
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("plugin 'crashy' skipped: gpsa_register_actors failed: "
+                           "RuntimeError: kaput") and "GPSA_BLOCK_PLUGINS=crashy" in line
+
+
+def test_hook_exception_of_a_builtin_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(register: object) -> None:
+        raise RuntimeError("kaput")
+
+    import gpsa.plugins.catalogue as catalogue
+
+    crashy = plugin("crashy", gpsa_register_actors=boom)
+    monkeypatch.setattr(catalogue, "BUILTIN_PLUGINS", ("crashy",))
+    pm = create_plugin_manager(builtins=(), extra=[crashy], autoload=False)
     with pytest.raises(PluginError, match="plugin 'crashy': gpsa_register_actors failed: "
                        "RuntimeError: kaput"):
         build_catalogue(pm)

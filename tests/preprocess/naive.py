@@ -34,9 +34,11 @@ def cfd(x: np.ndarray, fraction: float, delay: int, threshold: float) -> float:
     def y(k: int) -> float:
         return fraction * float(x[k]) - float(x[max(k - delay, 0)])
 
-    if y(arm) <= 0:
-        return math.nan
-    for k in range(arm + 1, len(x)):
-        if y(k) <= 0:
-            return (k - 1) + y(k - 1) / (y(k - 1) - y(k)) - delay / (1 - fraction)
-    return math.nan
+    def crossing(k: int) -> float:  # between k - 1 (y > 0) and k (y <= 0)
+        return (k - 1) + y(k - 1) / (y(k - 1) - y(k)) - delay / (1 - fraction)
+
+    start = arm if y(arm) > 0 else next(
+        (k for k in range(arm + 1, min(arm + delay + 1, len(x))) if y(k) > 0), None)
+    if start is None:  # crossed before arming: the last positive y before it
+        return next((crossing(k) for k in range(arm, 0, -1) if y(k - 1) > 0), math.nan)
+    return next((crossing(k) for k in range(start + 1, len(x)) if y(k) <= 0), math.nan)

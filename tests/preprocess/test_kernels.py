@@ -60,6 +60,35 @@ def test_cfd_matches_naive_and_finds_the_start() -> None:
     assert np.isnan(cfd_t0(np.zeros((1, 60), np.float32))[0])  # never armed
 
 
+def test_cfd_noisy_sample_at_arming_still_gives_t0() -> None:
+    # one baseline sample `delay` before arming, 2.6 sigma high, made y <= 0 at arming (issue 8)
+    x = np.zeros((2, 100), np.float32)
+    x[:, 50:] = np.minimum(np.arange(50) * 100 + 25, 2000)
+    x[1, 46] = 8
+    np.testing.assert_allclose(cfd_t0(x), [49.75, 49.75], atol=1e-5)
+    assert naive.cfd(x[1], 0.3, 4, 20.0) == pytest.approx(49.75)
+
+
+def test_cfd_slow_pulse_crossing_before_arming() -> None:
+    # 2 keV/sample from sample 30: y crosses at 35.7, the 20 keV threshold is passed at 41
+    x = (2.0 * np.clip(np.arange(100) - 30.0, 0, 150)).astype(np.float32)[None, :]
+    assert cfd_t0(x)[0] == pytest.approx(30.0, abs=1e-5)
+    assert naive.cfd(x[0], 0.3, 4, 20.0) == pytest.approx(30.0)
+
+
+def test_cfd_kernel_matches_naive_on_hard_pulses() -> None:
+    # small, slow and noisy pulses: every branch (y <= 0 at arming included) is exercised
+    x = np.concatenate([pulses(300, rise=25.0, amp=60.0, noise=3.0),
+                        pulses(300, rise=8.0, amp=40.0, noise=3.0)])
+    got = cfd_t0(x, 0.3, 4, 20.0)
+    want = np.array([naive.cfd(row, 0.3, 4, 20.0) for row in x])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    arm = np.argmax(x > 20.0, axis=1)
+    rows = np.arange(len(x))
+    y_arm = 0.3 * x[rows, arm] - x[rows, np.maximum(arm - 4, 0)]
+    assert np.count_nonzero(y_arm <= 0) >= 10
+
+
 def test_align_moves_t0_to_target() -> None:
     x = np.tile(np.arange(40, dtype=np.float32), (3, 2, 1))
     out, t0 = align_traces(x, np.array([25.3, 18.0, np.nan]), 20)

@@ -24,6 +24,13 @@ def test_device_cuda_without_cuda_is_one_line_exit_2() -> None:
     assert "Traceback" not in res.stderr and res.stdout == ""
 
 
+def test_device_auto_says_its_choice_at_default_verbosity(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--device", "auto", "--psa", "no-such-psa"]) == 2  # stops before work
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("gpsa: device auto: using ")
+
+
 def test_tiny_bench_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "psa.json"
     code = main(["bench", "--source", "toy-small", "--events", "60", "--reference-events", "30",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -30,6 +31,25 @@ def test_auto_falls_back_to_cpu(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger="gpsa.device")
     assert select_device("auto").kind == "cpu"
     assert "device auto: using cpu" in caplog.text
+
+
+def test_auto_says_what_it_chose_in_one_line() -> None:
+    stream = io.StringIO()
+    dev = select_device("auto", stream=stream)
+    line = stream.getvalue()
+    assert line.count("\n") == 1 and line.startswith(f"gpsa: device auto: using {dev}")
+    if NO_CUDA:
+        assert line.startswith("gpsa: device auto: using cpu (CUDA not usable: ")
+
+
+def test_auto_says_when_it_chose_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gpsa.device as device
+
+    monkeypatch.setattr(device, "cuda_unavailable_reason", lambda index=0: None)
+    monkeypatch.setattr(device, "_cuda_name", lambda index: "Fake GPU")
+    stream = io.StringIO()
+    assert select_device("auto", stream=stream).is_cuda
+    assert stream.getvalue() == "gpsa: device auto: using cuda:0 (Fake GPU)\n"
 
 
 def test_unknown_device() -> None:

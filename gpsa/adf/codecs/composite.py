@@ -84,6 +84,31 @@ class CompositeFrames:
                                                                        strict=True)]), children)
 
 
+def _u32(buf: np.ndarray, pos: int) -> int:
+    return int.from_bytes(buf[pos:pos + 4].tobytes(), "little")
+
+
+def _bad_sub_frame(fs: FrameSet, region_starts: np.ndarray, pos: int, frame: int) -> int:
+    """Start (in ``fs.buf``) of the sub-frame to blame when the walk of composite frame
+    ``frame`` broke at ``pos`` after the sub-frames ``region_starts``: ``pos`` itself when it
+    holds a plausible key (known key value, length >= 20) or is the first sub-frame, else the
+    sub-frame before it, whose length led the walk into its own payload."""
+    if region_starts.size == 0:
+        return pos
+    stop = int(fs.starts[frame] + fs.lengths[frame])
+    if (stop - pos >= HEADER_SIZE and _u32(fs.buf, pos) >= HEADER_SIZE
+            and fs.ctx.keys.name_of(_u32(fs.buf, pos + 4)) is not None):
+        return pos
+    return int(region_starts[-1])
+
+
+def _sub_label(fs: FrameSet, pos: int) -> str:
+    """``key, length N`` of the sub-frame key at ``pos`` (as far as the bytes go)."""
+    if pos + 8 > fs.buf.shape[0]:
+        return "truncated key"
+    return f"{fs.ctx.keys.label(_u32(fs.buf, pos + 4))}, length {_u32(fs.buf, pos)}"
+
+
 def _equal(a: Any, b: Any) -> bool:
     return bool(a.equals(b)) if hasattr(a, "equals") else bool(a == b)
 
@@ -101,20 +126,25 @@ class CompositeCodec:
         fs = frames
         if fs.ctx.depth >= MAX_NESTING:
             raise FrameCut(0, f"{fs.name}: composite frames nested more than {MAX_NESTING} deep")
+        base = fs.ctx.base_offset
         starts, parent, bad, bad_pos = scan_regions(fs.buf, fs.starts + HEADER_SIZE,
                                                     fs.starts + fs.lengths)
         if bad >= 0:
-            raise FrameCut(bad, f"{fs.name}: sub-frame at byte offset "
-                                f"{fs.ctx.base_offset + bad_pos} does not fit in its composite "
-                                f"frame (bad length or truncated)")
+            sub = _bad_sub_frame(fs, starts[parent == bad], int(bad_pos), bad)
+            raise FrameCut(bad, f"{fs.name}: sub-frame at byte offset {base + sub} "
+                                f"({_sub_label(fs, sub)}) does not fit in its composite frame "
+                                f"at byte offset {base + int(fs.starts[bad])} (bad length or "
+                                f"truncated)", offset=base + sub)
         try:
             dec = decode_frames(fs.buf, starts,
                                 replace(fs.ctx, keep_unknown=True, depth=fs.ctx.depth + 1))
         except FrameCut as exc:
             p = int(parent[exc.index])
-            where = f"sub-frame at byte offset {fs.ctx.base_offset + int(starts[exc.index])}"
+            sub = base + int(starts[exc.index])
+            where = f"sub-frame at byte offset {sub}"
             if exc.reason is not None:
-                raise FrameCut(p, f"{fs.name}: {where}: {exc.reason}") from None
+                raise FrameCut(p, f"{fs.name}: {where}: {exc.reason}",
+                               offset=sub if exc.offset is None else exc.offset) from None
             if p == 0:
                 raise FrameCut(0, f"{fs.name}: {where}: its sub-frames cannot share one block "
                                   f"(e.g. data:crystal trace shapes differ)") from None

@@ -27,12 +27,15 @@ from gpsa.errors import ConfigError
 
 class FrameCut(Exception):  # noqa: N818 - a control-flow signal, not a user-facing error
     """The block must end before frame ``index`` of the frame set (``reason`` None: not an
-    error, just a new block)."""
+    error, just a new block). ``offset``: file offset of the bad bytes when it is not the
+    frame's own start (the bad sub-frame of a composite frame); the error names it."""
 
-    def __init__(self, index: int, reason: str | None = None) -> None:
+    def __init__(self, index: int, reason: str | None = None, *,
+                 offset: int | None = None) -> None:
         super().__init__(reason or f"block cut before frame {index}")
         self.index = int(index)
         self.reason = reason
+        self.offset = offset
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,21 @@ def _orthonormal(y: np.ndarray) -> np.ndarray:
 
 
 class MlPsa(PsaAlgorithm):
-    """k-nearest-neighbour PSA on PCA features, trained on the basis with noise augmentation."""
+    """k-nearest-neighbour PSA on PCA features, trained on the basis with noise augmentation.
+
+    The plugin contract (gpsa's ``docs/writing-a-psa-plugin.md``), as this class follows it:
+
+    * ``name`` is what run files (``algorithm = "mlpsa"``) and ``--psa mlpsa`` use; the first
+      line of this docstring is the summary ``gpsa plugins`` shows. ``devices`` and
+      ``thread_safe`` keep their defaults (CPU only; ``analyse`` only reads what ``setup`` built,
+      so it may run in several threads).
+    * The ``Param`` class attributes are the settings of the ``psa`` stage, checked before any
+      data is read; on the instance they read as values (``self.neighbours``).
+    * :meth:`setup` runs once per crystal chain, before the first block: it trains on the basis
+      (shared, read only) and raises ``ConfigError`` when the settings do not fit it.
+    * :meth:`analyse` maps one preprocessed block to one ``PsaBlock``: one event row per input
+      event (``PsaEvents.from_crystal_block``) and the hits (``PsaHits.build``, event-major).
+    """
 
     name = "mlpsa"
     neighbours = Param(int, 4, "neighbours averaged by the regressor", min=1)
@@ -116,6 +130,7 @@ class MlPsa(PsaAlgorithm):
         log.info("mlpsa: trained on %d basis points (%d copies)", len(basis), self.copies)
 
     def analyse(self, block: CrystalBlock) -> PsaBlock:
+        """One hit per segment above ``threshold_kev``; ``block.t0`` NaN -> ``default_t0``."""
         seg_e = block.energies[:, :36]
         hit = seg_e > self.threshold_kev
         hit &= np.array([m is not None for m in self.models])[None, :]
@@ -136,6 +151,8 @@ class MlPsa(PsaAlgorithm):
             mean = model.mean.reshape(model.channels.size, -1)
             x = np.where(spoiled[:, :, None], mean[None], x).reshape(sel.size, -1)
             pos[sel], fom[sel] = model.predict(x, self.neighbours)
+        # the output, as every PSA algorithm builds it: events (one row per input event, key
+        # data, status and core energies copied from the block) and event-major hits
         status = np.where(hit.any(1), 0, PsaStatus.NO_NET_CHARGE).astype(np.uint16)
         events = PsaEvents.from_crystal_block(block, t0=t0, t1=t0, psa_status=status)
         hits = PsaHits.build(ev, segment=seg, crystal=block.crystal_ids[ev].astype(np.int16),
