@@ -39,6 +39,9 @@ def check_writable(folder: Path | str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".gpsa-write-test-{os.getpid()}"
         probe.write_bytes(b"")
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(f"{folder}: output folder not writable: a file stands where a folder "
+                          "is needed") from None
     except OSError as exc:
         raise ConfigError(f"{folder}: output folder not writable: {exc.strerror or exc}") \
             from None

@@ -1,6 +1,6 @@
 """The 20-byte ADF frame key and the scans that find frame boundaries.
 
-Layout (little-endian, domain.md §2)::
+Layout (little-endian, AGATA data flow documentation; see FORMATS.md)::
 
     offset  0  uint32 length        bytes of the whole frame, the 20-byte key included
     offset  4  uint32 key           key value (see gpsa.adf.keys)

@@ -30,8 +30,9 @@ DEFAULT_VERSION = 1
 COMPOSITE_TOP_BYTE = 0xCA
 _DEFAULT_FILE = "keys_agata.txt"
 
-#: AGATA key values (domain.md §2), built in so the default table needs no data file; the same
-#: table ships as ``gpsa/adf/keys_agata.txt`` (a test keeps the two equal).
+#: AGATA key values (AGATA's data-flow documentation, see FORMATS.md), built in so the default
+#: table needs no data file; the same table ships as ``gpsa/adf/keys_agata.txt`` (a test keeps
+#: the two equal).
 AGATA_KEYS: dict[str, int] = {
     "data:crystal": 0xFA010101, "data:psa": 0xFA010102, "data:eb": 0xFA010103,
     "data:merger": 0xFA010104, "data:tracked": 0xFA010105, "data:ccrystal": 0xFA010111,

@@ -13,12 +13,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpsa.config.files import Layer, RawConfig, read_config, where_in
 from gpsa.config.params import Configurable, Param, _suggest
 from gpsa.errors import ConfigError
-from gpsa.runtime.actor import Actor
+
+if TYPE_CHECKING:  # pragma: no cover - gpsa.runtime.actor imports gpsa.config
+    from gpsa.runtime.actor import Actor
 
 STAGE_KEYS = ("actor", "name", "workers")
 

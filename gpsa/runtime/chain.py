@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 _END = object()  # end-of-stream marker put on queues
 _POLL = 0.05  # seconds between checks of the abandon flag while blocked on a queue
-_JOIN_LIMIT = 2.0  # seconds to wait for consumer threads after an abandon
+_JOIN_LIMIT = 0.25  # seconds to wait for the other threads once the consumers are done
 
 
 class Chain:

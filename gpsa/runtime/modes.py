@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from gpsa.config.resolve import CrystalConfig, RunConfig
 from gpsa.errors import ConfigError, GpsaError
-from gpsa.runtime.runner import run_crystal
+from gpsa.runtime.runner import mark_not_finished, run_crystal
 from gpsa.runtime.stats import ChainResult
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,7 @@ class _Pool:
         self.stop_timeout = first.stop_timeout if first is not None else 5.0
         self.outcomes: dict[str, Outcome] = {}
         self.running: dict[str, int] = {}  # crystal -> worker pid
+        self.reaped: set[int] = set()  # pids of workers seen dead
 
     def run(self) -> RunReport:
         t0 = time.perf_counter()
@@ -251,6 +252,11 @@ class _Pool:
             for p in procs:
                 p.start()
             self._loop(procs, results, child_stop)
+        except BaseException:  # a second Ctrl-C: the workers are killed below
+            for crystal in self.running:
+                mark_not_finished(self.config.crystals[crystal], "aborted",
+                                  f"crystal {crystal}: worker killed by a second Ctrl-C")
+            raise
         finally:
             for p in procs:  # normally all gone; after a second Ctrl-C or the bound: killed
                 if p.is_alive():
@@ -279,13 +285,12 @@ class _Pool:
             if stop_seen is not None and time.monotonic() - stop_seen > self.stop_timeout - 0.3:
                 self._give_up(procs)
                 return
-            if not any(p.is_alive() for p in procs):
+            dead = [p for p in procs if not p.is_alive() and p.pid not in self.reaped]
+            if dead:  # its last messages may still be in the queue: read them first
                 self._drain(results)
-                self._lost(procs)
+                self._lost(dead)
+            if len(self.reaped) == len(procs):
                 return
-            for p in procs:
-                if not p.is_alive():
-                    self._lost([p])
 
     def _handle(self, msg: tuple[Any, ...]) -> None:
         kind, crystal = msg[0], msg[1]
@@ -312,14 +317,15 @@ class _Pool:
     def _lost(self, dead: list[Any]) -> None:
         """Crystals whose worker died without reporting: failed, naming the exit."""
         pids = {p.pid: p.exitcode for p in dead if p.exitcode is not None}
+        self.reaped |= set(pids)
         for crystal, pid in list(self.running.items()):
             if pid in pids:
                 code = pids[pid]
                 how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-                self.outcomes[crystal] = Outcome(
-                    crystal, "failed", exit_code=1,
-                    error=f"crystal {crystal}: worker process {pid} died ({how}); its outputs "
-                    "are .partial")
+                why = (f"crystal {crystal}: worker process {pid} died ({how}); its outputs are "
+                       ".partial")
+                self.outcomes[crystal] = Outcome(crystal, "failed", exit_code=1, error=why)
+                mark_not_finished(self.config.crystals[crystal], "failed", why)
                 self.running.pop(crystal)
                 self.progress.finish(crystal, "failed")
 
@@ -329,11 +335,9 @@ class _Pool:
             if p.is_alive():
                 p.kill()
         for crystal, pid in self.running.items():
-            log.warning("crystal %s: worker %d killed %.1f s after the stop", crystal, pid,
-                        self.stop_timeout)
-            self.outcomes[crystal] = Outcome(crystal, "interrupted",
-                                             error=f"crystal {crystal}: not finished within "
-                                             f"stop_timeout = {self.stop_timeout:g} s; its "
-                                             "outputs are .partial", exit_code=0)
+            why = (f"crystal {crystal}: worker {pid} killed, not finished within stop_timeout = "
+                   f"{self.stop_timeout:g} s; its outputs are .partial")
+            self.outcomes[crystal] = Outcome(crystal, "interrupted", error=why, exit_code=0)
+            mark_not_finished(self.config.crystals[crystal], "interrupted", why)
             self.progress.finish(crystal, "interrupted")
         self.running.clear()

@@ -65,6 +65,24 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def mark_not_finished(cfg: CrystalConfig, status: str, why: str) -> None:
+    """For a crystal whose process was killed: rewrite its provenance file, if it still says
+    ``running``, with ``status`` and ``why`` and its outputs as partial."""
+    from gpsa.runtime.outputs import PARTIAL_SUFFIX
+
+    prov_path = cfg.output_dir / PROVENANCE_NAME
+    try:
+        record = json.loads(prov_path.read_text())
+    except (OSError, ValueError):
+        return
+    if record.get("status") != "running":
+        return
+    outputs = [{"path": str(p), "state": "partial"}
+               for p in sorted(cfg.output_dir.glob(f"*{PARTIAL_SUFFIX}"))]
+    record.update(status=status, error=why, outputs=outputs)
+    write_json_atomic(prov_path, record)
+
+
 def run_crystal(cfg: CrystalConfig, *, stop_event: threading.Event | None = None,
                 on_progress: Callable[[int, int | None], None] | None = None) -> ChainResult:
     """Run the chain of one crystal. ``stop_event`` (set on Ctrl-C) ends reading gracefully;

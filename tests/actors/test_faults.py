@@ -139,10 +139,11 @@ def long_run(tmp_path: Path, basis: Path, **kw) -> Path:  # type: ignore[no-unty
                                          "block_size": 2000, **kw})
 
 
-def test_sigterm_exits_within_the_bound(tmp_path: Path, basis_file: Path) -> None:
+@pytest.mark.parametrize("mode", ["simple", "parallel"])
+def test_sigterm_exits_within_the_bound(tmp_path: Path, basis_file: Path, mode: str) -> None:
     conf = long_run(tmp_path, basis_file)
     out = tmp_path / "out" / "00A" / "psa.adf.partial"
-    proc = start("run", str(conf), "-q")
+    proc = start("run", str(conf), "-q", "--mode", mode)
     try:
         wait_for(out, proc)
         t0 = time.monotonic()
@@ -262,7 +263,11 @@ def test_kill_9_of_a_worker_fails_its_crystal(tmp_path: Path, basis_file: Path) 
             proc.kill()
     assert proc.returncode == 1, stderr
     assert "crystal 00A: worker process" in stderr and "killed by signal 9" in stderr
-    assert (tmp_path / "out" / "00A" / "psa.adf.partial").exists()
+    out = tmp_path / "out" / "00A"
+    assert (out / "psa.adf.partial").exists()
+    prov = json.loads((out / "gpsa-run.json").read_text())
+    assert prov["status"] == "failed" and "killed by signal 9" in prov["error"]
+    assert {"path": str(out / "psa.adf.partial"), "state": "partial"} in prov["outputs"]
 
 
 def test_failed_write_names_the_file(tmp_path: Path, basis_file: Path) -> None:

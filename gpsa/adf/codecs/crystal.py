@@ -1,7 +1,7 @@
 """data:crystal v1: one crystal event (energies and int16 traces) per frame, in gpsa's own layout.
 
-AGATA's data:crystal payload is not public (domain.md §2), so gpsa defines this one; the byte
-offsets are in FORMATS.md::
+AGATA's data:crystal payload is not public (only that it holds 36 segment and 2 core traces
+is), so gpsa defines this one; the byte offsets are in FORMATS.md::
 
     payload  0  uint16  crystal_id
              2  uint16  status

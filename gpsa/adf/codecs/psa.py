@@ -1,9 +1,9 @@
 """data:psa codecs: PSA results of one crystal event per frame (layout in FORMATS.md).
 
-* **v1** (default), the layout used on real AGATA data since ~2014 (domain.md §2): a 24-byte
-  crystal part, then ``n_hits`` × 42-byte hits ending with the drift-time quantities
-  tCCe, tCCh, tSGe, tSGh. Maps to :class:`gpsa.block.PsaBlock`; ``fom`` is not stored (NaN on
-  decode).
+* **v1** (default), the layout used on real AGATA data since ~2014 (AGATA's data-flow
+  documentation; see FORMATS.md): a 24-byte crystal part, then ``n_hits`` × 42-byte hits
+  ending with the drift-time quantities tCCe, tCCh, tSGe, tSGh. Maps to
+  :class:`gpsa.block.PsaBlock`; ``fom`` is not stored (NaN on decode).
 * **v0**, the older variant of the same size whose last hit fields hold position and energy
   errors. Which errors fit is gpsa's reading (see FORMATS.md): dx, dy, dz, dE (dT does not fit in
   42 bytes). Decodes to :class:`PsaBlockV0` = a PsaBlock (drift-time columns NaN) plus a
