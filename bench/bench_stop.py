@@ -117,7 +117,8 @@ def _children(pid: int) -> set[int]:
                 parents[int(entry.name)] = int(fields[1])
     found, todo = set(), [pid]
     while todo:
-        kids = {c for c, pp in parents.items() if pp == todo.pop()}
+        parent = todo.pop()
+        kids = {c for c, pp in parents.items() if pp == parent}
         todo += list(kids - found)
         found |= kids
     return found

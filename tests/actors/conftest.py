@@ -68,3 +68,33 @@ def write_run(folder: Path, basis: Path, *, crystals: tuple[str, ...] = ("00A", 
     path = folder / "run.toml"
     path.write_text(text)
     return path
+
+
+def write_replay(folder: Path, basis: Path, data: Path, *, name: str = "run.toml",
+                 reader: str = "", preprocess: bool = True, psa: str = "",
+                 consumer: str = "adf-writer") -> Path:
+    """A run file replaying the ADF file ``data`` of crystal 00A: adf-reader (``reader``: more
+    settings) -> [preprocess] -> psa (``psa``: more settings) -> ``consumer``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pre = '[[stage]]\nactor = "preprocess"\nalign_t0 = 20\n' if preprocess else ""
+    text = textwrap.dedent(f"""\
+        [run]
+        crystals = ["00A"]
+        output = "out"
+
+        [[stage]]
+        actor = "adf-reader"
+        path = "{data}"
+        {reader}
+        """) + pre + textwrap.dedent(f"""\
+        [[stage]]
+        actor = "psa"
+        basis = "{basis}"
+        {psa}
+
+        [[stage]]
+        actor = "{consumer}"
+        """)
+    path = folder / name
+    path.write_text(text)
+    return path

@@ -20,7 +20,7 @@ import pytest
 
 from gpsa.adf import read_all
 
-from .conftest import write_run
+from .conftest import write_replay, write_run
 
 GPSA = [sys.executable, "-m", "gpsa.cli.main"]
 
@@ -46,31 +46,8 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120) -> N
 
 def replay_run(folder: Path, basis: Path, data: Path, *, resync: bool = False) -> Path:
     """adf-reader -> preprocess -> psa -> adf-writer on ``data``."""
-    text = textwrap.dedent(f"""\
-        [run]
-        crystals = ["00A"]
-        output = "out"
-
-        [[stage]]
-        actor = "adf-reader"
-        path = "{data}"
-        frames_per_block = 100
-        resync = {str(resync).lower()}
-
-        [[stage]]
-        actor = "preprocess"
-        align_t0 = 20
-
-        [[stage]]
-        actor = "psa"
-        basis = "{basis}"
-
-        [[stage]]
-        actor = "adf-writer"
-        """)
-    path = folder / ("resync.toml" if resync else "run.toml")
-    path.write_text(text)
-    return path
+    return write_replay(folder, basis, data, name="resync.toml" if resync else "run.toml",
+                        reader=f"frames_per_block = 100\nresync = {str(resync).lower()}")
 
 
 @pytest.fixture(scope="module")

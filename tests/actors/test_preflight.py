@@ -5,7 +5,6 @@ read (no output file, no provenance). A run that passes the check starts."""
 from __future__ import annotations
 
 import sys
-import textwrap
 from pathlib import Path
 
 import h5py
@@ -13,31 +12,12 @@ import pytest
 
 from gpsa.cli.main import main
 
-from .conftest import write_run
+from .conftest import write_replay, write_run
 
 
 def replay(folder: Path, basis: Path, data: Path, *, consumer: str = "adf-writer",
            psa: str = "") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    conf = folder / "run.toml"
-    conf.write_text(textwrap.dedent(f"""\
-        [run]
-        crystals = ["00A"]
-        output = "out"
-
-        [[stage]]
-        actor = "adf-reader"
-        path = "{data}"
-
-        [[stage]]
-        actor = "psa"
-        basis = "{basis}"
-        {psa}
-
-        [[stage]]
-        actor = "{consumer}"
-        """))
-    return conf
+    return write_replay(folder, basis, data, preprocess=False, psa=psa, consumer=consumer)
 
 
 @pytest.fixture(scope="module")
