@@ -274,9 +274,8 @@ class _Pool:
     def _loop(self, procs: list[Any], results: Any, child_stop: Any) -> None:
         stop_seen: float | None = None
         while len(self.outcomes) < len(self.config.crystals):
-            try:
+            try:  # a steady flow of progress messages must not delay the checks below
                 self._handle(results.get(timeout=_TICK))
-                continue
             except _queue.Empty:
                 pass
             if self.stop.is_set() and stop_seen is None:
