@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "gpsa.cli.simulate",
     "gpsa.cli.bench",
     "gpsa.cli.basis",
+    "gpsa.cli.redis_cmd",
 ]
 
 

@@ -33,6 +33,9 @@ class RunSettings(Configurable):
                    "(relative to the run file)")
     device = Param(str, "cpu", "compute device", choices=("cpu", "cuda", "auto"))
     queue_size = Param(int, 4, "blocks held between two stages (bounds memory)", min=1)
+    redis = Param(str, "", "Central Memory URL (redis://, rediss://, unix://); overridden by "
+                  "--redis and GPSA_REDIS_URL; empty: the local server of `gpsa redis start`, "
+                  "else one embedded in the output folder")
     stop_timeout = Param(float, 5.0, "seconds from Ctrl-C or SIGTERM to the exit: blocks in "
                          "flight are finished for this long less 1 s, then abandoned (outputs "
                          "stay .partial)", min=0.1)
