@@ -18,6 +18,9 @@ def add_selection_args(p: argparse.ArgumentParser) -> None:
                    help="compute device (default: the run file's, else cpu)")
     p.add_argument("--psa", metavar="NAME", default=None,
                    help="PSA algorithm of the 'psa' stage (see `gpsa plugins`)")
+    p.add_argument("--redis", metavar="URL", default=None,
+                   help="Central Memory URL for stream actors (default: GPSA_REDIS_URL, the run "
+                   "file's [run] redis, the server of `gpsa redis start`, else an embedded one)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="output root (default: the run file's [run] output)")
 

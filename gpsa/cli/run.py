@@ -10,9 +10,10 @@ interrupted by Ctrl-C, 143 by SIGTERM, after writing what was complete within ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from gpsa.cli.config import add_selection_args
@@ -58,14 +59,35 @@ def run(args: argparse.Namespace) -> int:
     device = select_device(next(iter(cfg.crystals.values())).device, stream=sys.stderr).kind
     for c in cfg.crystals.values():
         c.device = device
-    for warning in preflight(cfg):
-        print(f"gpsa: warning: {warning}", file=sys.stderr)
-    jobs = args.jobs
-    if args.mode == "parallel":
-        jobs, note = effective_jobs(args.jobs, len(cfg.crystals))
-        if note:
-            print(f"gpsa: note: {note}", file=sys.stderr)
-    return execute(cfg, mode=args.mode, jobs=jobs, quiet=args.quiet, as_json=args.json)
+    with central_memory(cfg, args.redis):
+        for warning in preflight(cfg):
+            print(f"gpsa: warning: {warning}", file=sys.stderr)
+        jobs = args.jobs
+        if args.mode == "parallel":
+            jobs, note = effective_jobs(args.jobs, len(cfg.crystals))
+            if note:
+                print(f"gpsa: note: {note}", file=sys.stderr)
+        return execute(cfg, mode=args.mode, jobs=jobs, quiet=args.quiet, as_json=args.json)
+
+
+@contextlib.contextmanager
+def central_memory(cfg: RunConfig, cli_url: str | None) -> Iterator[str]:
+    """When a stage uses the Central Memory: its URL (``--redis``, GPSA_REDIS_URL, the run
+    file's), checked, else the local or an embedded server (in OUTPUT/redis, stopped at the
+    end), set on every crystal; yields "" when no stage needs one."""
+    from pathlib import Path
+
+    from gpsa.central.connection import open_central, resolve_url
+
+    crystals = list(cfg.crystals.values())
+    if not any(st.actor.startswith("redis-") for c in crystals for st in c.stages):
+        yield ""
+        return
+    url = resolve_url(cli_url, crystals[0].redis)
+    with open_central(url, Path(cfg.settings["output"]) / "redis") as central:
+        for c in crystals:
+            c.redis = central
+        yield central
 
 
 def execute(cfg: RunConfig, *, mode: str = "simple", jobs: int = 1, quiet: bool = False,

@@ -68,6 +68,8 @@ class CrystalConfig:
     queue_size: int
     source: str
     stop_timeout: float = 5.0
+    #: the Central Memory URL for stream actors ("" = none given)
+    redis: str = ""
 
     def build(self) -> list[Actor]:
         """Configured (not started) actors, in chain order."""
@@ -88,6 +90,7 @@ class CrystalConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"crystal": self.crystal, "source": self.source, "device": self.device,
                 "queue_size": self.queue_size, "stop_timeout": self.stop_timeout,
+                "redis": _safe(self.redis),
                 "output_dir": str(self.output_dir),
                 "config_dir": str(self.config_dir),
                 "stages": [st.to_dict() for st in self.stages]}
@@ -98,6 +101,12 @@ class RunConfig:
     source: Path
     settings: dict[str, Any]
     crystals: dict[str, CrystalConfig] = field(default_factory=dict)
+
+
+def _safe(url: str) -> str:
+    from gpsa.central.connection import safe_url
+
+    return safe_url(url) if url else ""
 
 
 def _plain(value: Any) -> Any:
@@ -184,7 +193,7 @@ def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
         result.crystals[crystal] = CrystalConfig(
             crystal=crystal, stages=stages, output_dir=out_root / crystal,
             config_dir=raw.base_dir, device=run["device"], queue_size=run["queue_size"],
-            source=str(raw.source), stop_timeout=run["stop_timeout"])
+            source=str(raw.source), stop_timeout=run["stop_timeout"], redis=run["redis"])
     return result
 
 

@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gpsa.actors.postpsa",
     "gpsa.actors.root_out",
     "gpsa.actors.summary",
+    "gpsa.actors.redis_io",
 )
 
 ENV_DISABLE_AUTOLOAD = "GPSA_DISABLE_PLUGIN_AUTOLOAD"

@@ -148,6 +148,11 @@ class Producer(Actor):
         """Number of events the producer will yield, if known (for progress bars)."""
         return None
 
+    def acknowledge(self, block: Block) -> None:
+        """Called (from a consumer's thread) once every consumer has written ``block``, the
+        result of the producer's blocks up to its last event: a stream producer acknowledges
+        its input only now (nothing is lost if the process dies before)."""
+
 
 class Filter(Actor):
     """Transforms blocks (preprocessing, PSA, post-PSA)."""

@@ -95,6 +95,7 @@ class Chain:
         self._input_done = threading.Event()  # the producer reached the end of its input
         self._abandon = threading.Event()  # drop what is in flight (grace over, or abort)
         self._failed: set[str] = set()  # labels of the stages that failed
+        self._writes_left: dict[int, int] = {}  # id(block) -> consumers yet to write it
         self._error: ChainError | None = None
         self._lock = threading.Lock()
 
@@ -307,6 +308,7 @@ class Chain:
                 continue
             n = block_events(block)
             stats.add(n, time.perf_counter() - t)
+            self._written(block)
             if first and self.on_progress is not None:
                 try:
                     self.on_progress(n)
@@ -318,6 +320,16 @@ class Chain:
             stats.add(0, time.perf_counter() - t, blocks=0)
 
     # -- helpers ---------------------------------------------------------------------------
+    def _written(self, block: Block) -> None:
+        """One consumer wrote ``block``; once all did, the producer may acknowledge it."""
+        with self._lock:
+            left = self._writes_left.get(id(block), len(self.consumers)) - 1
+            if left:
+                self._writes_left[id(block)] = left
+                return
+            self._writes_left.pop(id(block), None)
+        self._call(self.producer, "acknowledge", block, self.producer.acknowledge, block)
+
     def _put(self, outs: list[queue.Queue[Any]], item: Any) -> bool:
         """Put on every queue, waiting for room; False if the chain abandoned meanwhile (the
         end marker is delivered anyway when possible so that downstream threads finish)."""

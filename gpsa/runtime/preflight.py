@@ -51,7 +51,8 @@ def check_crystal(cfg: CrystalConfig, device: str) -> list[str]:
     except GpsaError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     context = RunContext(crystal=cfg.crystal, output_dir=cfg.output_dir,
-                         config_dir=cfg.config_dir, device=device)
+                         config_dir=cfg.config_dir, device=device,
+                         extra={"redis_url": cfg.redis} if cfg.redis else {})
     for actor in cfg.build():
         stage = f"{where}: stage {actor.label!r}"
         for name, param in actor.params_for(actor.settings).items():

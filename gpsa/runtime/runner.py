@@ -101,7 +101,8 @@ def run_crystal(cfg: CrystalConfig, *, stop_event: threading.Event | None = None
     write_json_atomic(prov_path, provenance(cfg, status="running"))
     context = RunContext(crystal=cfg.crystal, output_dir=cfg.output_dir,
                          config_dir=cfg.config_dir, device=cfg.device,
-                         stop_event=stop_event or threading.Event())
+                         stop_event=stop_event or threading.Event(),
+                         extra={"redis_url": cfg.redis} if cfg.redis else {})
     progress = None
     if on_progress is not None:
         def progress(n: int) -> None:

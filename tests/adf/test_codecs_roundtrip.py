@@ -88,10 +88,22 @@ def test_several_writes_decode_as_one_block_per_shape(blocks: list[CrystalBlock]
         assert_bit_equal(g, CrystalBlock.concat(blocks[start:stop]))
 
 
-def test_float32_traces_are_rejected() -> None:
-    block = CrystalBlock.from_traces(np.zeros((2, 38, 10), np.float32))
+def test_float32_traces_are_never_rounded() -> None:
+    """data:crystal v1 refuses float32 traces; they are written as data:ccrystal, exactly."""
+    from gpsa.adf import read_all
+    from gpsa.adf.codecs import CalibratedCrystalCodecV1, Context, CrystalCodecV1
+
+    traces = np.random.default_rng(1).normal(size=(2, 38, 10)).astype(np.float32)
+    block = CrystalBlock.from_traces(traces)
+    ctx = Context(AGATA, None)
     with pytest.raises(BlockError, match="int16"):
-        encode(block)
+        CrystalCodecV1().encode(block, AGATA.value_of("data:crystal"), ctx)
+    with pytest.raises(BlockError, match="float32"):
+        CalibratedCrystalCodecV1().encode(CrystalBlock.from_traces(traces.astype(np.int16)),
+                                          AGATA.value_of("data:ccrystal"), ctx)
+    back = read_all(encode(block))
+    assert back.counts == {"data:ccrystal": 2} and back.crystal is None
+    assert np.array_equal(back.values["data:ccrystal"].traces, traces)
 
 
 @FAST

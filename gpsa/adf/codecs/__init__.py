@@ -4,6 +4,7 @@
 key             version value type
 =============== ======= ==========================================================
 data:crystal    1       :class:`gpsa.block.CrystalBlock` (gpsa layout, int16 traces)
+data:ccrystal   1       :class:`gpsa.block.CrystalBlock` (same layout, float32 traces)
 data:psa        1       :class:`gpsa.block.PsaBlock` (AGATA layout, drift times)
 data:psa        0       :class:`PsaBlockV0` (older layout, hit errors)
 data:tracked    1       :class:`TrackedBlock` (gpsa layout)
@@ -20,7 +21,7 @@ Register more with ``registry = default_registry(); registry.register(MyCodec())
 from __future__ import annotations
 
 from gpsa.adf.codecs.composite import CompositeCodec, CompositeFrames
-from gpsa.adf.codecs.crystal import CrystalCodecV1
+from gpsa.adf.codecs.crystal import CalibratedCrystalCodecV1, CrystalCodecV1
 from gpsa.adf.codecs.psa import PsaBlockV0, PsaCodecV0, PsaCodecV1, PsaHitErrors
 from gpsa.adf.codecs.raw import RawCodec, RawFrames
 from gpsa.adf.codecs.registry import Codec, CodecRegistry, Context, Encoded, FrameCut, FrameSet
@@ -31,8 +32,8 @@ from gpsa.adf.codecs.tracked import TrackedBlock, TrackedCodecV1, TrackedEvents,
 def default_registry() -> CodecRegistry:
     """A fresh registry with the built-in codecs (callers may add to it freely)."""
     reg = CodecRegistry(composite=CompositeCodec(), raw=RawCodec())
-    for codec in (CrystalCodecV1(), PsaCodecV1(), PsaCodecV0(), TrackedCodecV1(), TextCodec(),
-                  KeyOnlyCodec()):
+    for codec in (CrystalCodecV1(), CalibratedCrystalCodecV1(), PsaCodecV1(), PsaCodecV0(),
+                  TrackedCodecV1(), TextCodec(), KeyOnlyCodec()):
         reg.register(codec)
     return reg
 

@@ -34,20 +34,24 @@ CRYSTAL_HEAD = np.dtype([("crystal_id", "<u2"), ("status", "<u2"), ("n_channels"
 assert CRYSTAL_HEAD.itemsize == 12
 
 
-def frame_length(n_channels: np.ndarray | int, n_samples: np.ndarray | int) -> np.ndarray:
-    """Frame length of a data:crystal v1 frame with the given trace shape."""
+def frame_length(n_channels: np.ndarray | int, n_samples: np.ndarray | int,
+                 trace: str = "<i2") -> np.ndarray:
+    """Frame length of a data:crystal v1 frame with the given trace shape (``trace``: the
+    sample type, ``<f4`` for data:ccrystal)."""
     c = np.asarray(n_channels, np.int64)
-    return HEADER_SIZE + CRYSTAL_HEAD.itemsize + 4 * c + 2 * c * np.asarray(n_samples, np.int64)
+    size = np.dtype(trace).itemsize
+    return (HEADER_SIZE + CRYSTAL_HEAD.itemsize + 4 * c
+            + size * c * np.asarray(n_samples, np.int64))
 
 
 @functools.lru_cache(maxsize=32)
-def frame_dtype(n_channels: int, n_samples: int) -> np.dtype:
+def frame_dtype(n_channels: int, n_samples: int, trace: str = "<i2") -> np.dtype:
     """Structured dtype of a whole frame (key + payload) for one trace shape."""
     fields = [(name, KEY_DTYPE.fields[name][0]) for name in KEY_DTYPE.names]
     fields += [(name, CRYSTAL_HEAD.fields[name][0]) for name in CRYSTAL_HEAD.names]
-    fields += [("energies", "<f4", (n_channels,)), ("traces", "<i2", (n_channels, n_samples))]
+    fields += [("energies", "<f4", (n_channels,)), ("traces", trace, (n_channels, n_samples))]
     dt = np.dtype(fields)
-    assert dt.itemsize == int(frame_length(n_channels, n_samples))
+    assert dt.itemsize == int(frame_length(n_channels, n_samples, trace))
     return dt
 
 
@@ -57,6 +61,16 @@ class CrystalCodecV1:
     name = "data:crystal"
     version = 1
     value_type = CrystalBlock
+    #: sample type of the traces in the frame
+    trace = "<i2"
+
+    refusal = ("data:crystal v1 stores int16 ADC traces, got float32 (preprocessed) traces; "
+               "write them as data:ccrystal, or convert explicitly, e.g. "
+               "np.rint(t).astype(np.int16)")
+
+    def accepts(self, value: CrystalBlock) -> bool:
+        """Whether this codec writes ``value`` (its traces' type)."""
+        return value.traces.dtype == np.dtype(self.trace)
 
     def decode(self, frames: FrameSet) -> CrystalBlock:
         fs = frames
@@ -65,7 +79,7 @@ class CrystalCodecV1:
         heads = gather_rows(fs.buf, fs.starts[:n_ok] + HEADER_SIZE, CRYSTAL_HEAD.itemsize)
         heads = heads.view(CRYSTAL_HEAD).reshape(-1)
         c, s = heads["n_channels"].astype(np.int64), heads["n_samples"].astype(np.int64)
-        expected = frame_length(c, s)
+        expected = frame_length(c, s, self.trace)
         bad = np.flatnonzero(fs.lengths[:n_ok] != expected)
         error = int(bad[0]) if bad.size else (int(short[0]) if short.size else len(fs))
         change = np.flatnonzero((c != c[:1]) | (s != s[:1])) if n_ok else np.zeros(0, int)
@@ -73,16 +87,17 @@ class CrystalCodecV1:
             raise FrameCut(int(change[0]))  # new trace shape: not an error, a new block
         if error < len(fs):
             if bad.size and error == int(bad[0]):
-                why = (f"does not match 20 + 12 + 4·{c[error]} + 2·{c[error]}·{s[error]} "
+                why = (f"does not match 20 + 12 + 4·{c[error]} + "
+                   f"{np.dtype(self.trace).itemsize}·{c[error]}·{s[error]} "
                        f"= {int(expected[error])} (n_channels × n_samples from its payload)")
             else:
                 why = "is shorter than its 32-byte fixed part"
-            raise FrameCut(error, f"data:crystal frame length {int(fs.lengths[error])} {why}")
+            raise FrameCut(error, f"{self.name} frame length {int(fs.lengths[error])} {why}")
         if len(fs) == 0:
-            return CrystalBlock.from_traces(np.zeros((0, 0, 0), np.int16))
-        rows = fs.fixed_rows(frame_dtype(int(c[0]), int(s[0])))
+            return CrystalBlock.from_traces(np.zeros((0, 0, 0), self.trace))
+        rows = fs.fixed_rows(frame_dtype(int(c[0]), int(s[0]), self.trace))
         return CrystalBlock(
-            traces=rows["traces"].astype(np.int16),
+            traces=rows["traces"].astype(np.dtype(self.trace).newbyteorder("=")),
             energies=rows["energies"].astype(np.float32),
             timestamps=rows["timestamp"].astype(np.uint64),
             event_numbers=rows["event_number"].astype(np.uint32),
@@ -93,14 +108,13 @@ class CrystalCodecV1:
 
     def encode(self, value: CrystalBlock, key: int, ctx: Context) -> Encoded:
         block = value
-        if block.traces.dtype != np.int16:
-            raise BlockError("data:crystal v1 stores int16 ADC traces, got float32 (preprocessed) "
-                             "traces; convert explicitly, e.g. np.rint(t).astype(np.int16)")
+        if not self.accepts(block):
+            raise BlockError(self.refusal)
         n, c, s = block.traces.shape
-        if c > 0xFFFF or s > 0xFFFF or int(frame_length(c, s)) > 0xFFFFFFFF:
-            raise BlockError(f"data:crystal v1: trace shape {c}×{s} does not fit the frame")
-        rec = np.empty(n, frame_dtype(c, s))
-        rec["length"] = int(frame_length(c, s))
+        if c > 0xFFFF or s > 0xFFFF or int(frame_length(c, s, self.trace)) > 0xFFFFFFFF:
+            raise BlockError(f"{self.name} v1: trace shape {c}×{s} does not fit the frame")
+        rec = np.empty(n, frame_dtype(c, s, self.trace))
+        rec["length"] = int(frame_length(c, s, self.trace))
         rec["key"] = key
         rec["event_number"] = block.event_numbers
         rec["timestamp"] = block.timestamps
@@ -112,3 +126,13 @@ class CrystalCodecV1:
         rec["energies"] = block.energies
         rec["traces"] = block.traces
         return Encoded.from_records(rec)
+
+
+class CalibratedCrystalCodecV1(CrystalCodecV1):
+    """data:ccrystal v1 <-> :class:`gpsa.block.CrystalBlock` with float32 (preprocessed)
+    traces: the data:crystal v1 layout with float32 samples (gpsa's own; AGATA's is not public).
+    Used where a chain is cut after preprocessing (Central Memory streams)."""
+
+    name = "data:ccrystal"
+    trace = "<f4"
+    refusal = "data:ccrystal v1 stores float32 (preprocessed) traces, got int16 ADC traces"

@@ -185,7 +185,8 @@ class CodecRegistry:
         wanted = getattr(value, "key", None)
         wanted = wanted if isinstance(wanted, str) else None
         cands = [c for c in self._codecs.values() if isinstance(value, c.value_type)
-                 and (wanted is None or c.name == wanted)]
+                 and (wanted is None or c.name == wanted)
+                 and getattr(c, "accepts", lambda v: True)(value)]
         if len(cands) > 1:
             cands = [c for c in cands if c.version == keys.version_of(str(c.name))] or cands
         if len(cands) == 1:
