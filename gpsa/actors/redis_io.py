@@ -100,7 +100,8 @@ class RedisWriter(_StreamActor, Consumer):
     def counters(self) -> dict[str, int]:
         w = getattr(self, "writer", None)
         return {} if w is None else {"blocks_sent": w.blocks,
-                                     "backpressure_ms": int(w.waited_seconds * 1000)}
+                                     "backpressure_ms": int(w.waited_seconds * 1000),
+                                     "writes_refused_full": w.refused}
 
     def stop(self) -> None:
         c = getattr(self, "client", None)

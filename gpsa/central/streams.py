@@ -18,8 +18,11 @@ others take them over with XAUTOCLAIM once idle for ``claim_idle_ms`` (a live co
 entries by touching them, XCLAIM ... JUSTID, from a heartbeat thread).
 
 **Backpressure**: a writer waits while XLEN >= ``max_pending`` (never ``MAXLEN`` trimming, which
-drops unread work); with ``maxmemory`` + ``noeviction`` an XADD refused for memory is retried
-for ``oom_wait`` seconds while readers drain, then fails with one line naming the server.
+drops unread work). Size ``maxmemory`` above the sum over a chain's streams of
+``max_pending`` × block size: then the length bound keeps the server within its memory. With
+``noeviction`` an XADD refused for memory anyway is retried for ``oom_wait`` seconds while
+readers drain, then fails with one line naming the stream — never silent loss. (Memory too small
+for the bounds can stall a chain: a worker frees its input only after writing its output.)
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ class StreamWriter:
                  oom_wait: float = 60.0, poll: float = 0.02) -> None:
         self.client, self.key = client, key
         self.max_pending, self.oom_wait, self.poll = max_pending, oom_wait, poll
-        self.blocks = self.events = 0
+        self.blocks = self.events = self.refused = 0
         self.waited_seconds = 0.0
 
     def add(self, data: bytes, *, seq: int, events: int, first_event: int,
@@ -114,10 +117,13 @@ class StreamWriter:
             try:
                 self.client.xadd(self.key, fields)
                 break
-            except redis.ResponseError as exc:
-                if "OOM" not in str(exc) or time.monotonic() - t0 > self.oom_wait:
+            except redis.ResponseError as exc:  # OutOfMemoryError: maxmemory + noeviction
+                full = isinstance(exc, getattr(redis, "OutOfMemoryError", ())) or \
+                    "maxmemory" in str(exc)
+                if not full or time.monotonic() - t0 > self.oom_wait:
                     raise StreamError(f"{self.key}: XADD refused: {exc} (maxmemory reached with "
                                       "noeviction; nothing was dropped)") from None
+                self.refused += 1
                 time.sleep(self.poll * 5)
         self.waited_seconds += time.monotonic() - t0
         self.blocks += 1

@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "gpsa.cli.bench",
     "gpsa.cli.basis",
     "gpsa.cli.redis_cmd",
+    "gpsa.cli.batch",
     "gpsa.cli.worker",
 ]
 

