@@ -56,8 +56,10 @@ def transport(url: str, size: int, seconds: float = 3.0) -> dict[str, Any]:
         pipe.execute()
         got = c.xreadgroup("g", "c", {key: ">"}, count=16)
         ids = [i for _, items in got for i, _ in items]
-        c.xack(key, "g", *ids)
-        c.xdel(key, *ids)
+        pipe = c.pipeline(transaction=False)
+        pipe.xack(key, "g", *ids)
+        pipe.xdel(key, *ids)
+        pipe.execute()
         n += len(ids)
     dt = time.perf_counter() - t0
     c.delete(key)
@@ -66,7 +68,8 @@ def transport(url: str, size: int, seconds: float = 3.0) -> dict[str, Any]:
             "entries_per_s": round(n / dt), "mb_per_s": round(n * size / dt / 1e6, 1)}
 
 
-def _files(folder: Path, basis: Path, events: int, block: int) -> tuple[Path, Path, Path]:
+def _files(folder: Path, basis: Path, events: int, block: int,
+           run: str = "gpsa") -> tuple[Path, Path, Path]:
     sim = SIM.format(basis=basis, events=events, block=block)
     inproc = folder / "inproc.toml"
     inproc.write_text(f'[run]\ncrystals = ["00A"]\noutput = "inproc"\n\n{sim}\n[[stage]]\n'
@@ -74,10 +77,11 @@ def _files(folder: Path, basis: Path, events: int, block: int) -> tuple[Path, Pa
                       '[[stage]]\nactor = "adf-writer"\n')
     split = folder / "split.toml"
     split.write_text(f'[run]\ncrystals = ["00A"]\noutput = "split"\n\n{sim}\n[[stage]]\n'
-                     'actor = "redis-writer"\nstream = "pre"\n')
+                     f'actor = "redis-writer"\nstream = "pre"\nrun = "{run}"\n')
     merge = folder / "merge.toml"
     merge.write_text('[run]\ncrystals = ["00A"]\noutput = "merge"\n\n[[stage]]\n'
-                     'actor = "redis-reader"\nstream = "psa"\nordered = true\n\n[[stage]]\n'
+                     f'actor = "redis-reader"\nstream = "psa"\nordered = true\nrun = "{run}"\n\n'
+                     '[[stage]]\n'
                      'actor = "post-psa"\n\n[[stage]]\nactor = "adf-writer"\n')
     return inproc, split, merge
 
@@ -117,10 +121,11 @@ def main() -> None:
             t_in = _wall([[*GPSA, "run", str(inproc), "-q"]])
             chains = {"in_process_seconds": round(t_in, 2),
                       "in_process_events_per_s": round(args.events / t_in)}
-            for n in (1, 2):
+            for n in (1, 2):  # a run name per round: the streams of a round are its own
+                _, split, merge = _files(folder, basis, args.events, args.block_size, f"w{n}")
                 workers = [[*GPSA, "worker", "psa", "--crystal", "00A", "--basis", str(basis),
-                            "--redis", srv.url, "--dir", str(folder / f"w{n}{i}"), "-q"]
-                           for i in range(n)]
+                            "--redis", srv.url, "--run", f"w{n}", "--dir",
+                            str(folder / f"w{n}{i}"), "-q"] for i in range(n)]
                 t = _wall([[*GPSA, "run", str(split), "-q", "--redis", srv.url], *workers,
                            [*GPSA, "run", str(merge), "-q", "--redis", srv.url]])
                 same = ((folder / "inproc/00A/psa.adf").read_bytes()

@@ -67,6 +67,9 @@ class RedisWriter(_StreamActor, Consumer):
 
     name = "redis-writer"
     max_pending = Param(int, 32, "wait while the stream holds this many unread blocks", min=1)
+    fresh = Param(bool, True, "the stream must not hold another run's blocks: one that "
+                  "finished (end marker set) is removed, unfinished work is refused (false in "
+                  "`gpsa worker`, whose writers share their output stream)")
 
     def start(self, context: RunContext) -> None:
         from gpsa.central.connection import connect
@@ -76,6 +79,8 @@ class RedisWriter(_StreamActor, Consumer):
         self.client = connect(_url(self, context))
         self.key = stream_key(self.run, context.crystal, self.stream)
         self.writer = StreamWriter(self.client, self.key, max_pending=self.max_pending)
+        if self.fresh:
+            self.writer.clear_finished()
         self.registry = codec_registry()
         self.seqs: dict[int, int] = context.extra.setdefault(SEQ_KEY, {})
 

@@ -129,6 +129,16 @@ class StreamWriter:
         self.blocks += 1
         self.events += events
 
+    def clear_finished(self) -> None:
+        """Before a run's first block: remove this stream if an earlier run finished it (end
+        marker set); refuse a stream that holds unfinished work (StreamError)."""
+        if self.client.exists(self.key + ":end"):
+            self.client.delete(self.key, self.key + ":end")
+        elif self.client.xlen(self.key):
+            raise StreamError(f"{self.key} holds {self.client.xlen(self.key)} blocks of an "
+                              "unfinished run; give this run another name (the stream actors' "
+                              "'run' setting) or delete the key")
+
     def end(self, *, complete: bool, blocks: int | None = None,
             events: int | None = None) -> None:
         """Mark the stream's input as ended (idempotent for the same totals)."""

@@ -1,10 +1,15 @@
 """``gpsa config check CONF`` (validate without running), ``gpsa config show CONF`` (the
 resolved per-crystal configuration, as written to the provenance file) and ``gpsa config init
-RUN --crystals 00A,00B --basis FILE`` (write an AGATA-style run folder RUN/Conf, RUN/Out)."""
+RUN --crystals 00A,00B --basis FILE`` (write an AGATA-style run folder RUN/Conf, RUN/Out);
+with the Central Memory (:mod:`gpsa.central.configstore`): ``gpsa config push CONF`` (store the
+checked configuration as a new version), ``gpsa config versions|get|diff --name RUN``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 from gpsa.cli.output import print_json, print_line, print_table
 
@@ -42,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     show.add_argument("--json", action="store_true", help="JSON output")
     show.set_defaults(func=run_show)
     add_init(csub)
+    add_store(csub)
 
 
 def add_init(csub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -127,4 +133,116 @@ def run_show(args: argparse.Namespace) -> int:
                 for st in c.stages]
         print_table(f"crystal {name} -> {c.output_dir}", ["stage", "actor", "kind", "workers",
                                                            "settings"], rows)
+    return 0
+
+
+def add_store(csub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    push = csub.add_parser(
+        "push", help="check a configuration and store it as a version in the Central Memory",
+        description="Resolve and check CONF as `gpsa config check` does, then store the "
+        "resolved configuration of every crystal under gpsa:{RUN}:config:vN with a record "
+        "(version, sha256, time, host, source). The content of the latest version again: "
+        "nothing stored, that version printed. Keys: docs/central-memory.md.")
+    add_selection_args(push)
+    push.add_argument("--name", default=None, help="run name (default: the run folder's name)")
+    push.set_defaults(func=run_push)
+    ver = csub.add_parser("versions", help="list the stored configuration versions of a run")
+    get = csub.add_parser("get", help="print a stored configuration version (JSON)")
+    dif = csub.add_parser("diff", help="differences between two stored configuration versions")
+    for p in (ver, get, dif):
+        p.add_argument("--redis", metavar="URL", default=None,
+                       help="Central Memory URL (default: GPSA_REDIS_URL, else the server of "
+                       "`gpsa redis start`)")
+        p.add_argument("--name", required=True, help="run name given at `gpsa config push`")
+    ver.add_argument("--json", action="store_true", help="JSON output")
+    ver.set_defaults(func=run_versions)
+    get.add_argument("--version", dest="config_version", default="latest", metavar="N",
+                     help="version number or 'latest' (default)")
+    get.set_defaults(func=run_get)
+    dif.add_argument("a", metavar="A", help="version number or 'latest'")
+    dif.add_argument("b", metavar="B", help="version number or 'latest'")
+    dif.add_argument("--unified", action="store_true",
+                     help="unified diff of the pretty JSON instead of key paths")
+    dif.set_defaults(func=run_diff)
+
+
+@contextlib.contextmanager
+def _store(cli_url: str | None, run_file_url: str | None = None) -> Iterator[Any]:
+    """A checked client of the Central Memory (ConfigError, exit 2, naming the URL), closed
+    after use; Redis errors become one line naming the URL."""
+    import redis
+
+    from gpsa.central.connection import connect, resolve_url, safe_url
+    from gpsa.central.server import running_url
+    from gpsa.errors import ConfigError, GpsaError
+
+    url = resolve_url(cli_url, run_file_url or None) or running_url()
+    if not url:
+        raise ConfigError("no Redis for the configuration store: give --redis URL or "
+                          "GPSA_REDIS_URL, or start a local one with `gpsa redis start`")
+    client = connect(url)
+    try:
+        yield client
+    except redis.RedisError as exc:
+        raise GpsaError(f"Redis at {safe_url(url)}: {exc}") from None
+    finally:
+        client.close()
+
+
+def run_push(args: argparse.Namespace) -> int:
+    import sys
+
+    from gpsa.central import configstore
+    from gpsa.runtime.batch import default_name
+    from gpsa.runtime.preflight import preflight
+
+    cfg = _resolve(args)
+    for w in preflight(cfg):
+        print(f"gpsa: warning: {w}", file=sys.stderr)
+    name = args.name or default_name(args.conf)
+    config = {n: c.to_dict() for n, c in cfg.crystals.items()}
+    with _store(args.redis, str(cfg.settings.get("redis") or "")) as client:
+        version, digest, new = configstore.push(client, name, config, source=str(cfg.source))
+    if new:
+        print_line(f"{name}: version {version} (sha256 {digest[:16]})")
+    else:
+        print_line(f"{name}: unchanged: version {version} (sha256 {digest[:16]})")
+    return 0
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    from gpsa.central import configstore
+
+    with _store(args.redis) as client:
+        known = configstore.versions(client, args.name)
+    if args.json:
+        print_json([configstore.as_dict(v) for v in known])
+        return 0
+    print_table(f"configuration versions of {args.name}",
+                ["version", "sha256", "pushed at", "host", "source"],
+                [[v.version, v.hash[:16], v.pushed_at, v.host, v.source] for v in known])
+    return 0
+
+
+def run_get(args: argparse.Namespace) -> int:
+    from gpsa.central import configstore
+
+    with _store(args.redis) as client:
+        _, config = configstore.get(client, args.name, args.config_version)
+    print_json(config)
+    return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from gpsa.central import configstore
+
+    with _store(args.redis) as client:
+        va, a = configstore.get(client, args.name, args.a)
+        vb, b = configstore.get(client, args.name, args.b)
+    if args.unified:
+        lines = configstore.unified_diff(a, b, (f"v{va.version}", f"v{vb.version}"))
+    else:
+        lines = configstore.diff(a, b)
+    for line in lines or [f"{args.name}: versions {va.version} and {vb.version} are identical"]:
+        print_line(line)
     return 0

@@ -24,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--jobs", "-j", type=int, default=2, metavar="N")
     p.add_argument("--psa", default=None, metavar="NAME", help="PSA algorithm (default "
                    "grid-search)")
+    p.add_argument("--redis", action="store_true",
+                   help="run it through the Central Memory: an embedded Redis, streams after "
+                   "preprocessing and after PSA, and 2 `gpsa worker psa` processes per crystal "
+                   "(same outputs as without)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -38,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
     print_line(f"gpsa demo: {args.crystals} crystal(s) x {args.events} events in {out}/")
     conf = prepare_demo(out, crystals=args.crystals, events=args.events)
     cfg = resolve_config(conf, psa=args.psa)
-    code = execute(cfg, mode=args.mode, jobs=args.jobs, quiet=args.quiet)
+    if args.redis:
+        from gpsa.runtime.demo_central import run_central_demo
+
+        code, cfg = run_central_demo(conf, out, quiet=args.quiet)
+    else:
+        code = execute(cfg, mode=args.mode, jobs=args.jobs, quiet=args.quiet)
     rows = []
     for name, c in cfg.crystals.items():
         if (c.output_dir / "psa.adf").exists() and (c.output_dir / "truth.h5").exists():

@@ -49,6 +49,7 @@ basis = "{basis}"
 actor = "redis-writer"
 stream = "{output}"
 run = "{run}"
+fresh = false
 """
 
 

@@ -55,3 +55,26 @@ def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str], coarse_demo: N
     prepare_demo(out, crystals=2, events=10)
     assert {p: p.stat().st_mtime_ns for p in (out / "basis").glob("*.h5")} == files
 
+
+
+def test_demo_through_the_central_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         coarse_demo: None) -> None:
+    """``gpsa demo --redis``: embedded Redis, 2 PSA worker processes per crystal, the same
+    files as the in-process demo."""
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--crystals", "2", "--events", "300", "--mode",
+            "simple", "-q"]
+    assert main(args) == 0
+    local = {c: (out / "out" / c / "psa.adf").read_bytes() for c in ("00A", "00B")}
+    capsys.readouterr()
+    assert main([*args, "--redis"]) == 0
+    text = capsys.readouterr().out
+    assert "00A\t300\t" in text and "00B\t300\t" in text  # compared with the truth
+    for crystal, data in local.items():
+        assert (out / "out" / crystal / "psa.adf").read_bytes() == data
+        counts = [json.loads(p.read_text())["result"]["actors"][0]["counters"]
+                  ["blocks_received"] for p in (out / "workers").glob(f"{crystal}-*/out/*/"
+                                                                       "gpsa-run.json")]
+        assert len(counts) == 2 and sum(counts) == 300 // 250 + 1
+    summary = json.loads((out / "out" / "00A" / "summary.json").read_text())
+    assert summary["events"] == 300 and summary["complete"]
