@@ -97,14 +97,20 @@ def init_batch(queue: WorkQueue, conf: Path | str, *, crystals: list[str] | None
     warnings: list[str] = []
     for c in cfg.crystals.values():
         warnings += check_crystal(c, "cpu")  # files, outputs, actors; the device: by workers
+    from gpsa.central import configstore
+
     out_root = str(cfg.settings["output"])
+    # the configuration store's version of this run (the same as `gpsa config push` gives)
+    version, vhash, _ = configstore.push(queue.client, queue.run,
+                                         {n: c.to_dict() for n, c in cfg.crystals.items()},
+                                         source=str(cfg.source))
     workloads = []
     for name, c in cfg.crystals.items():
         d = c.to_dict()
         workloads.append((name, json.dumps({
             "crystal": name, "source": str(cfg.source), "output": out_root, "psa": psa,
             "device": c.device, "stop_timeout": c.stop_timeout, "digest": config_digest(d),
-            "config": d})))
+            "config_version": version, "config_hash": vhash, "config": d})))
     final = json.dumps({"run": queue.run, "output": out_root, "then": then,
                         "crystals": list(cfg.crystals)})
     queue.create(workloads, final=final, lease=lease, max_reassign=max_reassign,
@@ -271,7 +277,11 @@ class BatchWorker:
         if not res.complete:
             return self._stopped(claim, stage)
         batch = {"run": self.queue.run, "workload": claim.workload, "entry": claim.entry,
-                 "worker": self.id, "deliveries": claim.deliveries}
+                 "worker": self.id, "deliveries": claim.deliveries,
+                 # the stored configuration version it ran (rebuild() checked the digest)
+                 "config_version": {"run": self.queue.run,
+                                    "version": payload.get("config_version"),
+                                    "hash": payload.get("config_hash")}}
         record = {**batch, "kind": "crystal", "host": self.info["host"], "device": cfg.device,
                   "events": res.events_out, "events_in": res.events_in,
                   "seconds": round(res.wall_seconds, 3), "rate": round(res.rate, 1),

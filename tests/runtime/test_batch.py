@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from gpsa.adf import read_all
+from gpsa.central import configstore
 from gpsa.central.connection import connect
 from gpsa.central.workqueue import WorkQueue, stream_id
 from gpsa.cli.main import main
@@ -170,6 +171,9 @@ def check_nothing_lost(b: Batch, crystals: tuple[str, ...], events: int, *, name
         assert prov["status"] == "complete"
         assert prov["batch"]["worker"] == snap.done[c]["worker"]
         assert prov["config"]["output_dir"] == str(folder)
+        cv = prov["batch"]["config_version"]  # the stored version it ran, recorded
+        stored, config = configstore.get(b.queue.client, cv["run"], cv["version"])
+        assert cv["hash"] == stored.hash and c in config
     record = json.loads((b.out / "run-complete.json").read_text())
     assert record["flushed"] == bool(dead) and record["missing"] == sorted(dead)
     assert [d["crystal"] for d in record["done"]] == sorted(set(crystals) - set(dead))
