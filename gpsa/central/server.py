@@ -111,11 +111,19 @@ class LocalRedis:
                 "--maxmemory", str(self.maxmemory), "--maxmemory-policy", "noeviction",
                 "--save", "", "--logfile", str(self.folder / "redis.log"),
                 "--pidfile", str(self.folder / "redis.pid")]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=self.detach)
+        if self.detach:  # redis-server forks itself away; its pid is in redis.pid
+            args += ["--daemonize", "yes"]
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=self.detach)
+        if self.detach:
+            if proc.wait(_START_TIMEOUT) != 0:
+                raise ConfigError(f"redis-server in {self.folder} did not start (code "
+                                  f"{proc.returncode}); see {self.folder / 'redis.log'}")
+        else:
+            self.proc = proc
         deadline = time.monotonic() + _START_TIMEOUT
         while True:
-            if self.proc.poll() is not None:
+            if self.proc is not None and self.proc.poll() is not None:
                 raise ConfigError(f"redis-server in {self.folder} exited at start (code "
                                   f"{self.proc.returncode}); see {self.folder / 'redis.log'}")
             with contextlib.suppress(OSError, redis.RedisError):
@@ -127,8 +135,7 @@ class LocalRedis:
                 raise ConfigError(f"redis-server in {self.folder} did not answer within "
                                   f"{_START_TIMEOUT:g} s; see {self.folder / 'redis.log'}")
             time.sleep(0.02)
-        log.info("redis-server %s started (pid %d, data in %s)", self.url, self.proc.pid,
-                 self.folder)
+        log.info("redis-server %s started (data in %s)", self.url, self.folder)
         return self
 
     def stop(self) -> None:

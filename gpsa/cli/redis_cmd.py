@@ -50,22 +50,30 @@ def run_start(args: argparse.Namespace) -> int:
     if url:
         print_line(f"already running: {url}")
         return 0
-    server = LocalRedis(folder, maxmemory=args.maxmemory, detach=True).start()
+    server = LocalRedis(folder, maxmemory=args.maxmemory, detach=True).start()  # daemonized
     (folder / "url").write_text(server.url + "\n")
-    server.proc = None  # detached: it outlives this command
     print_line(f"started: {server.url} (data in {folder})")
     return 0
 
 
-def run_stop(args: argparse.Namespace) -> int:
+def _running(folder: Path) -> str | None:
+    """The running local server's URL, else None after one line on stderr."""
     import sys
 
-    from gpsa.central.server import running_url, shutdown
+    from gpsa.central.server import running_url
 
-    folder = _dir(args)
     url = running_url()
     if not url:
         print(f"gpsa: error: no local Redis running (in {folder})", file=sys.stderr)
+    return url
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    from gpsa.central.server import shutdown
+
+    folder = _dir(args)
+    url = _running(folder)
+    if not url:
         return 1
     shutdown(url)
     (folder / "url").unlink(missing_ok=True)
@@ -74,17 +82,15 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    import sys
-
     from gpsa.central.connection import connect
-    from gpsa.central.server import running_url
 
     folder = _dir(args)
-    url = running_url()
+    url = _running(folder)
     if not url:
-        print(f"gpsa: error: no local Redis running (in {folder})", file=sys.stderr)
         return 1
-    info = connect(url).info()
+    client = connect(url)
+    info = client.info()
+    client.close()
     d = {"url": url, "dir": str(folder), "pid": info.get("process_id"),
          "version": info.get("redis_version"), "used_memory_bytes": info.get("used_memory"),
          "maxmemory_bytes": info.get("maxmemory"),
