@@ -38,7 +38,7 @@ from gpsa.runtime.actor import Block, Consumer, Producer, RunContext, block_even
 log = logging.getLogger(__name__)
 
 #: RunContext.extra keys shared by a reader and a writer in one chain
-SEQ_KEY, END_KEY = "central_seq", "central_end"
+SEQ_KEY, END_KEY, READER_KEY = "central_seq", "central_end", "central_reader"
 
 
 def _url(actor: Any, context: RunContext) -> str:
@@ -82,12 +82,25 @@ class RedisWriter(_StreamActor, Consumer):
         if self.fresh:
             self.writer.clear_finished()
         self.registry = codec_registry()
-        self.seqs: dict[int, int] = context.extra.setdefault(SEQ_KEY, {})
+        #: first event -> seqs of the blocks a reader of this chain yielded (a block delivered
+        #: twice, e.g. after a server restart, is there twice)
+        self.seqs: dict[int, list[int]] = context.extra.setdefault(SEQ_KEY, {})
+        self.seq_lock = context.extra.setdefault(SEQ_KEY + "_lock", threading.Lock())
 
     def process(self, block: Block) -> None:
         rng = block_event_range(block) or (0, -1)
-        seq = self.seqs.pop(rng[0], None)
-        if seq is None:
+        with self.seq_lock:
+            pending = self.seqs.get(rng[0])
+            seq = pending.pop(0) if pending else None
+            if pending is not None and not pending:
+                del self.seqs[rng[0]]
+        if seq is None and self.context.extra.get(READER_KEY):
+            from gpsa.central.streams import StreamError
+
+            raise StreamError(f"{self.key}: no input block starts at event {rng[0]}: a "
+                              "filter between a redis-reader and a redis-writer must keep "
+                              "blocks whole")
+        if seq is None:  # the first stream of the chain: number the blocks
             seq = self.writer.blocks
         from gpsa.central.streams import encode_block
 
@@ -133,7 +146,9 @@ class RedisReader(_StreamActor, Producer):
         self.reader = StreamReader(self.client, stream_key(self.run, context.crystal,
                                                            self.stream),
                                    group=self.group, claim_idle_ms=self.claim_idle_ms)
-        self.seqs: dict[int, int] = context.extra.setdefault(SEQ_KEY, {})
+        self.seqs: dict[int, list[int]] = context.extra.setdefault(SEQ_KEY, {})
+        self.seq_lock = context.extra.setdefault(SEQ_KEY + "_lock", threading.Lock())
+        context.extra[READER_KEY] = True
         self._pending: list[tuple[int, str]] = []  # (last event, entry id) not yet written
         self._lock = threading.Lock()
         self.duplicates = self.blocks = 0
@@ -143,7 +158,7 @@ class RedisReader(_StreamActor, Producer):
 
         registry = codec_registry()
         buffered: dict[int, Any] = {}
-        next_seq = 0
+        next_seq, last_event = 0, -1
         for entry in self.reader.entries(self.context.stop_event):
             if self.ordered and (entry.seq < next_seq or entry.seq in buffered):
                 self.duplicates += 1  # processed twice upstream (a worker died after writing)
@@ -152,7 +167,12 @@ class RedisReader(_StreamActor, Producer):
             if self.ordered:
                 buffered[entry.seq] = entry
                 while next_seq in buffered:
-                    yield self._emit(buffered.pop(next_seq), registry, decode_block)
+                    nxt = buffered.pop(next_seq)
+                    if nxt.first_event <= last_event:  # a mislabelled block: never merge it
+                        raise StreamError(f"{self.reader.key}: block {next_seq} starts at event "
+                                          f"{nxt.first_event}, not after {last_event}")
+                    last_event = nxt.last_event
+                    yield self._emit(nxt, registry, decode_block)
                     next_seq += 1
             else:
                 yield self._emit(entry, registry, decode_block)
@@ -170,7 +190,8 @@ class RedisReader(_StreamActor, Producer):
     def _emit(self, entry: Any, registry: Any, decode: Callable[[bytes, Any], Any]) -> Block:
         with self._lock:
             self._pending.append((entry.last_event, entry.id))
-        self.seqs[entry.first_event] = entry.seq
+        with self.seq_lock:
+            self.seqs.setdefault(entry.first_event, []).append(entry.seq)
         self.blocks += 1
         return decode(entry.data, registry)
 
