@@ -10,12 +10,14 @@ simulator's truth moved beside them) and equal them byte for byte.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from gpsa.config.resolve import RunConfig, resolve_config
 
@@ -23,64 +25,35 @@ log = logging.getLogger(__name__)
 
 WORKERS = 2
 
-PRE = """\
-# gpsa demo --redis, first part: simulated crystals -> preprocessing -> stream "pre"
-[run]
-crystals = {crystals}
-output = "out-pre"
-
-[[stage]]
-actor = "simulator"
-basis = "{truth_basis}"
-events = {events}
-block_size = 250
-noise_kev = 2.0
-
-[[stage]]
-actor = "preprocess"
-align_t0 = 20
-
-[[stage]]
-actor = "redis-writer"
-stream = "pre"
-max_pending = 100000   # the workers start after this part: hold every block
-"""
-
-POST = """\
-# gpsa demo --redis, last part: stream "psa" (in order) -> post-PSA -> outputs
-[run]
-crystals = {crystals}
-output = "out"
-
-[[stage]]
-actor = "redis-reader"
-stream = "psa"
-ordered = true
-
-[[stage]]
-actor = "post-psa"
-
-[[stage]]
-actor = "adf-writer"
-path = "psa.adf"
-{root}
-[[stage]]
-actor = "summary"
-"""
+def _stage_toml(actor: str, settings: dict[str, Any]) -> str:
+    """A ``[[stage]]`` table with the given (checked) settings; None values are left out (the
+    default)."""
+    lines = ["[[stage]]", f"actor = {json.dumps(actor)}"]
+    for key, value in settings.items():
+        if value is None:
+            continue
+        value = str(value) if isinstance(value, Path) else value
+        lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n\n"
 
 
 def central_demo_files(run: RunConfig, out: Path) -> tuple[Path, Path, Path]:
-    """The two run files and the PSA basis of the demo's run configuration ``run``."""
+    """The demo's chain cut around its ``psa`` stage: the run file of the stages before it
+    (ending in stream ``pre``), of the stages after it (from stream ``psa``, in order), and the
+    PSA basis. Every stage keeps the demo's own settings."""
     first = next(iter(run.crystals.values()))
-    st = {s.name: s for s in first.stages}
-    crystals = list(run.crystals)
-    root = ('\n[[stage]]\nactor = "root-writer"\npath = "psa.root"\n'
-            if "root-writer" in st else "")
+    names = [s.name for s in first.stages]
+    cut = names.index("psa")
+    head = f"[run]\ncrystals = {json.dumps(list(run.crystals))}\n"
+    before = "".join(_stage_toml(s.actor, s.settings) for s in first.stages[:cut])
+    after = "".join(_stage_toml(s.actor, s.settings) for s in first.stages[cut + 1:])
     pre, post = out / "run-pre.toml", out / "run-post.toml"
-    pre.write_text(PRE.format(crystals=crystals, truth_basis=st["simulator"].settings["basis"],
-                              events=st["simulator"].settings["events"]))
-    post.write_text(POST.format(crystals=crystals, root=root))
-    return pre, post, Path(st["psa"].settings["basis"])
+    # the workers start after the first part: the stream holds every block
+    pre.write_text(f'# gpsa demo --redis, first part\n{head}output = "out-pre"\n\n{before}'
+                   + _stage_toml("redis-writer", {"stream": "pre", "max_pending": 100000}))
+    post.write_text(f'# gpsa demo --redis, last part\n{head}output = "out"\n\n'
+                    + _stage_toml("redis-reader", {"stream": "psa", "ordered": True}) + after)
+    return pre, post, Path(first.stages[cut].settings["basis"])
 
 
 def run_central_demo(conf: Path, out: Path, *, quiet: bool = False) -> tuple[int, RunConfig]:

@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gpsa.errors import OutputError
-from gpsa.paths import PARTIAL_SUFFIX, check_writable, partial_path
+from gpsa.paths import PARTIAL_SUFFIX, partial_path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PARTIAL_SUFFIX", "check_writable", "commit_outputs", "partial_path", "stage_output"]
+__all__ = ["PARTIAL_SUFFIX", "commit_outputs", "partial_path", "stage_output"]
 
 
 def stage_output(final: Path) -> Path:
