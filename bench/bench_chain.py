@@ -45,7 +45,7 @@ def make_input(folder: Path, events: int, grid_mm: float) -> tuple[Path, Path]:
     from gpsa.adf import AdfWriter
     from gpsa.basis.grid import BasisGrid
     from gpsa.basis.io import load_basis, write_basis
-    from gpsa.psa.testing import ToyCrystal, toy_basis
+    from gpsa.bench.toy import ToyCrystal, toy_basis
     from gpsa.simulate import SimConfig, simulate_crystal
 
     basis = folder / "basis.h5"

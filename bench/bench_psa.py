@@ -7,7 +7,7 @@ Usage (from the repository root)::
     python bench/bench_psa.py --basis bases/cache/basis_A.h5 --device auto
     python bench/bench_psa.py --events 800 --reference-events 200 --no-accuracy   # quick
 
-Same machinery as ``gpsa bench`` (gpsa/psa/bench_report.py); this script only sets the defaults
+Same machinery as ``gpsa bench`` (gpsa/bench/report.py); this script only sets the defaults
 of the saved run (accuracy table on, JSON in bench/results/psa.json).
 """
 

@@ -1,8 +1,8 @@
 """Accuracy part of the PSA benchmark only, merged into an existing ``bench/results/psa.json``.
 
-Runs the same accuracy table as ``bench/bench_psa.py --accuracy`` (``gpsa.psa.accuracy``, numba
-backend, same search settings and event seed as :func:`gpsa.psa.bench_report.run_all`) on the
-``real`` source of :mod:`gpsa.psa.bench_sources` (events from different generator settings than
+Runs the same accuracy table as ``bench/bench_psa.py --accuracy`` (``gpsa.bench.accuracy``, numba
+backend, same search settings and event seed as :func:`gpsa.bench.report.run_all`) on the
+``real`` source of :mod:`gpsa.bench.sources` (events from different generator settings than
 the searched basis, ``EVENT_SETTINGS_CHANGES``), and replaces the ``accuracy`` rows of the JSON,
 keeping its speed part; ``runs`` records which run each part came from.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench._machine from the repo
 
 from bench._machine import machine_info  # noqa: E402
-from gpsa.psa.accuracy import accuracy_table  # noqa: E402
-from gpsa.psa.bench_sources import TRACE_T0, get_source  # noqa: E402
+from gpsa.bench.accuracy import accuracy_table  # noqa: E402
+from gpsa.bench.sources import TRACE_T0, get_source  # noqa: E402
 from gpsa.psa.settings import PsaSettings  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "psa.json"

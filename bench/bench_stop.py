@@ -165,7 +165,7 @@ def main() -> None:
     args = ap.parse_args()
     import gpsa
     from gpsa.basis.io import write_basis
-    from gpsa.psa.testing import ToyCrystal, toy_basis
+    from gpsa.bench.toy import ToyCrystal, toy_basis
 
     results: dict[str, Any] = {"benchmark": "stop", "machine": machine_info(),
                                "gpsa": str(Path(gpsa.__file__).parent),

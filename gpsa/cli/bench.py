@@ -2,7 +2,7 @@
 exhaustive numpy reference, a roofline of the same arithmetic, (``--accuracy``) an accuracy
 table against truth, and every other registered PSA algorithm (installed plugins such as
 gpsa-mlpsa) on the same events: its training time, events/s, speed relative to the grid search
-and accuracy beside the grid search's (:mod:`gpsa.psa.bench_algorithms`).
+and accuracy beside the grid search's (:mod:`gpsa.bench.algorithms`).
 
 ::
 
@@ -10,7 +10,7 @@ and accuracy beside the grid search's (:mod:`gpsa.psa.bench_algorithms`).
                [--events 4000] [--reference-events 1000] [--accuracy] [--output results.json]
                [--repeat 3] [--json] [--psa NAME[,NAME] | --no-plugins]
 
-Bases and events: see :mod:`gpsa.psa.bench_sources` (default: gpsa's generated basis of AGATA
+Bases and events: see :mod:`gpsa.bench.sources` (default: gpsa's generated basis of AGATA
 shape A on a 2 mm grid, cached in ``bases/cache/``, and events computed at continuous positions
 with other generator settings: finer field grid, impurity +10 %, τ 38 ns — not made from the
 searched basis).
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--source", choices=("real", "toy", "toy-small"),
                    help="without --basis: gpsa's generated basis and events from other "
                    "generator settings (real, the default when the generator is installed), "
-                   "or the toy model of gpsa.psa.testing")
+                   "or the toy model of gpsa.bench.toy")
     p.add_argument("--events", type=int, default=4000, help="events for the fast backends")
     p.add_argument("--reference-events", type=int, default=1000,
                    help="events for the numpy reference (and the agreement figures)")
@@ -80,8 +80,8 @@ def run_bench(args: argparse.Namespace) -> int:
     from gpsa.device import select_device
 
     device = select_device(args.device, stream=sys.stderr)  # before any work; DeviceError: exit 2
-    from gpsa.psa.bench_algorithms import select_algorithms
-    from gpsa.psa.bench_report import run_all
+    from gpsa.bench.algorithms import select_algorithms
+    from gpsa.bench.report import run_all
 
     names: list[str] | None = None
     if args.no_plugins:

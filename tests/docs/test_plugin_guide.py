@@ -93,7 +93,7 @@ def test_listed_and_configured_as_the_guide_says(
     stage = next(b for b in re.findall(r"```toml\n(.*?)```", TEXT, re.S)
                  if 'algorithm = "nearest-signal"' in b)
     from gpsa.basis.io import write_basis
-    from gpsa.psa.testing import ToyCrystal, toy_basis
+    from gpsa.bench.toy import ToyCrystal, toy_basis
 
     (tmp_path / "bases").mkdir()
     write_basis(tmp_path / "bases" / "A-2mm.h5",
@@ -114,9 +114,9 @@ def test_bench_runs_it_beside_the_grid_search(
         guide_plugin: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
-    from gpsa.psa.benchmark import Case
+    from gpsa.bench.benchmark import Case
 
-    monkeypatch.setattr("gpsa.psa.bench_report.default_cases",
+    monkeypatch.setattr("gpsa.bench.report.default_cases",
                         lambda device: [Case("numba", "full", 0.3)])
     out = tmp_path / "bench.json"
     assert main(["bench", "--source", "toy-small", "--events", "60", "--reference-events", "30",
@@ -175,15 +175,15 @@ def test_cited_gpsa_names_exist() -> None:
 
 
 #: Cited with their signature (names in order, defaults as written); others as calls.
-SIGNATURES = ("gpsa.config.params.Param", "gpsa.psa.testing.toy_basis",
-              "gpsa.psa.testing.simulate_events", "gpsa.block.PsaEvents.from_crystal_block",
+SIGNATURES = ("gpsa.config.params.Param", "gpsa.bench.toy.toy_basis",
+              "gpsa.bench.toy.simulate_events", "gpsa.block.PsaEvents.from_crystal_block",
               "gpsa.block.PsaHits.build")
 
 
 @pytest.mark.parametrize("target", [
     *SIGNATURES, "gpsa.psa.window.integer_t0", "gpsa.psa.window.measured_window",
     "gpsa.plugins.manager.create_plugin_manager", "gpsa.basis.io.write_basis",
-    "gpsa.psa.accuracy.error_stats", "gpsa.runtime.demo.compare_with_truth",
+    "gpsa.bench.accuracy.error_stats", "gpsa.runtime.demo.compare_with_truth",
 ])
 def test_cited_signatures_match(target: str) -> None:
     """Every ``name(a, b=1, *, c=None)`` the guide writes uses real parameter names (in order,

@@ -44,7 +44,7 @@ def test_not_loaded_with_autoload_off(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_mlpsa_localises_toy_events() -> None:
     from gpsa_mlpsa.model import MlPsa
 
-    from gpsa.psa.testing import ToyCrystal, simulate_events, toy_basis
+    from gpsa.bench.toy import ToyCrystal, simulate_events, toy_basis
 
     crystal = ToyCrystal()
     algo = MlPsa(copies=1)

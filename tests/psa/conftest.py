@@ -1,4 +1,4 @@
-"""Fixtures of the PSA tests: a small toy basis (gpsa.psa.testing: a 32 mm x 24 mm coaxial
+"""Fixtures of the PSA tests: a small toy basis (gpsa.bench.toy: a 32 mm x 24 mm coaxial
 crystal, 2 mm grid, ~2,400 points, 40 samples) and events simulated at continuous positions and
 fractional T0 (not made from the basis)."""
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from gpsa.basis.model import Basis
+from gpsa.bench.toy import ToyCrystal, Truth, simulate_events, toy_basis
 from gpsa.block import CrystalBlock
 from gpsa.psa import PsaSettings
-from gpsa.psa.testing import ToyCrystal, Truth, simulate_events, toy_basis
 
 #: Samples compared in the tests (the small crystal's signals settle within ~25 samples).
 SAMPLES = 30

@@ -49,7 +49,7 @@ def test_device_context_is_noop_on_numpy() -> None:
 SIM_SCRIPT = textwrap.dedent("""
     import numpy as np
     from gpsa.psa import GridSearchPSA, PsaSettings
-    from gpsa.psa.testing import ToyCrystal, simulate_events, toy_basis
+    from gpsa.bench.toy import ToyCrystal, simulate_events, toy_basis
     c = ToyCrystal.small()
     basis = toy_basis(c, n_samples=40, t0_sample=5)
     block, _ = simulate_events(c, 6, n_samples=60, noise=0.01, interactions=2, seed=3)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpsa.bench.toy import simulate_events
 from gpsa.psa import GridSearchPSA, PsaSettings
-from gpsa.psa.testing import simulate_events
 from gpsa.psa.window import shifted_signals
 
 SAMPLES = 30

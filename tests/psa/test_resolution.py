@@ -4,8 +4,8 @@ A plain numpy grid search (``backend="reference"``, p = 0.3, full search, no ref
 small physical basis (gpsa's generator, AGATA shape A, 6 mm grid, 3 mm field grid), on events
 computed by the generator at continuous random positions with *different* settings (2 mm field
 grid, impurity +10 %, preamp τ 38 ns instead of 35), by the same helpers as the PSA benchmark's
-``real`` source (:mod:`gpsa.psa.bench_sources`). Reported: median 3D error and per-axis FWHM
-(robust, 2.355 × 1.4826 × MAD, :func:`gpsa.psa.accuracy.error_stats`).
+``real`` source (:mod:`gpsa.bench.sources`). Reported: median 3D error and per-axis FWHM
+(robust, 2.355 × 1.4826 × MAD, :func:`gpsa.bench.accuracy.error_stats`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import pytest
 
 from gpsa.basis.generate import GeneratorSettings, generate_basis
 from gpsa.basis.model import Basis
+from gpsa.bench.accuracy import error_stats
+from gpsa.bench.sources import TRACE_T0, physics_events, settings_diff
+from gpsa.bench.toy import Truth
 from gpsa.block import CrystalBlock
 from gpsa.detector.segmentation import CrystalGeometry
 from gpsa.psa import GridSearchPSA, PsaSettings
-from gpsa.psa.accuracy import error_stats
-from gpsa.psa.bench_sources import TRACE_T0, physics_events, settings_diff
-from gpsa.psa.testing import Truth
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ search's speed table. Each gives one row:
   the grid-search table (single-interaction events: one hit each); None without hits;
 * ``speed_vs_grid_search``: events/s over those of the grid search with its default settings
   (numba, full search, p = 0.3, rank 64) on the same events;
-* ``accuracy``: :func:`gpsa.psa.accuracy.error_stats` of the hits against the truth (median 3D
+* ``accuracy``: :func:`gpsa.bench.accuracy.error_stats` of the hits against the truth (median 3D
   error, per-axis FWHM, outliers > 5 mm) plus ``hits_per_event``; the grid search's accuracy on the
   same events is the first row (``name = "grid-search"``).
 
@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 
 from gpsa.basis.model import Basis
+from gpsa.bench.accuracy import error_stats
+from gpsa.bench.benchmark import Case
+from gpsa.bench.toy import Truth
 from gpsa.block import CrystalBlock, PsaBlock
 from gpsa.device import Device
-from gpsa.psa.accuracy import error_stats
-from gpsa.psa.benchmark import Case
 from gpsa.psa.settings import PsaSettings
-from gpsa.psa.testing import Truth
 
 log = logging.getLogger(__name__)
 

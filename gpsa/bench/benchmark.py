@@ -19,12 +19,12 @@ import numpy as np
 
 from gpsa._numba import jit_options
 from gpsa.basis.model import Basis
+from gpsa.bench.toy import ToyCrystal, Truth, toy_basis
 from gpsa.block import CrystalBlock, PsaBlock
 from gpsa.device import Device, select_device
 from gpsa.psa.engine import GridSearchPSA
 from gpsa.psa.kernels.cpu_kernels import channel_sum, p_mode
 from gpsa.psa.settings import PsaSettings
-from gpsa.psa.testing import ToyCrystal, Truth, toy_basis
 
 log = logging.getLogger(__name__)
 

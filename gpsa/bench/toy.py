@@ -131,7 +131,7 @@ def toy_basis(crystal: ToyCrystal | None = None, grid_mm: float = 2.0, n_samples
     return Basis(positions=pos, segment=crystal.segment_of(pos).astype(np.int16),
                  signals=crystal.signals(pos, n_samples, float(t0_sample)),
                  t0_sample=t0_sample, grid_mm=grid_mm, segment_order=crystal.segment_order,
-                 preamp_tau_ns=crystal.tau_ns, generator="gpsa.psa.testing.toy_basis")
+                 preamp_tau_ns=crystal.tau_ns, generator="gpsa.bench.toy.toy_basis")
 
 
 @dataclass(frozen=True)

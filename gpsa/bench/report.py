@@ -1,7 +1,7 @@
 """The PSA benchmark run behind ``gpsa bench`` and ``bench/bench_psa.py``: builds the basis and the
-events, runs :func:`gpsa.psa.benchmark.speed_suite`, the roofline and (optionally) the accuracy
+events, runs :func:`gpsa.bench.benchmark.speed_suite`, the roofline and (optionally) the accuracy
 table, and derives the headline ratios; then every other registered PSA algorithm (plugins such as
-gpsa-mlpsa, :mod:`gpsa.psa.bench_algorithms`) on the same events, beside the grid search. Returns
+gpsa-mlpsa, :mod:`gpsa.bench.algorithms`) on the same events, beside the grid search. Returns
 one JSON-ready dict."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from gpsa.bench.accuracy import accuracy_table
+from gpsa.bench.benchmark import Case, Result, roofline, speed_suite
+from gpsa.bench.sources import TRACE_T0, get_source
 from gpsa.device import Device
-from gpsa.psa.accuracy import accuracy_table
-from gpsa.psa.bench_sources import TRACE_T0, get_source
-from gpsa.psa.benchmark import Case, Result, roofline, speed_suite
 from gpsa.psa.engine import GridSearchPSA
 from gpsa.psa.settings import PsaSettings
 
@@ -111,7 +111,7 @@ def run_all(*, device: Device, basis_file: str | None = None, source: str | None
         ``"algorithms"``: the grid-search baseline row, then one row each); None = every
         registered algorithm other than ``grid-search``, ``[]`` = none.
     """
-    from gpsa.psa.bench_algorithms import algorithm_rows, select_algorithms
+    from gpsa.bench.algorithms import algorithm_rows, select_algorithms
 
     names = select_algorithms(algorithms)  # unknown name: ConfigError before any work
     src = get_source(source, basis_file)

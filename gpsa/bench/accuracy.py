@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from gpsa.basis.model import Basis
+from gpsa.bench.toy import Truth
 from gpsa.block import CrystalBlock
 from gpsa.psa.engine import GridSearchPSA
 from gpsa.psa.settings import PsaSettings
-from gpsa.psa.testing import Truth
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@
   (:data:`EVENT_SETTINGS_CHANGES`: finer field grid, impurity +10 %, preamp τ 38 ns instead of
   35), then placed at a fractional T0 by a cubic time shift — not an inverse crime: neither the
   events' positions, nor their fields, nor their response are those of the searched basis.
-* ``toy`` / ``toy-small``: :mod:`gpsa.psa.testing`'s analytic coaxial model, events at continuous
+* ``toy`` / ``toy-small``: :mod:`gpsa.bench.toy`'s analytic coaxial model, events at continuous
   positions and fractional T0 computed from the model itself.
 * a basis *file*: events interpolated (trilinear) from that basis — fine for speed, flagged as
   not independent for accuracy.
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gpsa.basis.model import Basis
+from gpsa.bench.toy import ToyCrystal, Truth, simulate_events, toy_basis
 from gpsa.block import CrystalBlock
-from gpsa.psa.testing import ToyCrystal, Truth, simulate_events, toy_basis
 from gpsa.psa.window import shifted_signals
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def toy_source(size: str = "full") -> Source:
         crystal = ToyCrystal.small()
         basis = toy_basis(crystal, grid_mm=2.0, n_samples=40, t0_sample=5)
     else:
-        from gpsa.psa.benchmark import toy_crystal_basis
+        from gpsa.bench.benchmark import toy_crystal_basis
 
         basis, crystal = toy_crystal_basis()
 
@@ -125,7 +125,7 @@ def toy_source(size: str = "full") -> Source:
         return simulate_events(crystal, n, n_samples=TRACE_SAMPLES, t0=TRACE_T0, noise=noise,
                                seed=seed)
 
-    return Source(basis, f"toy {size} (gpsa.psa.testing), events at continuous positions",
+    return Source(basis, f"toy {size} (gpsa.bench.toy), events at continuous positions",
                   make, True)
 
 

@@ -1,5 +1,5 @@
 """``gpsa bench`` runs every registered PSA algorithm beside the grid search: speed, training time
-and accuracy on the same events, a failure reported as one row (gpsa.psa.bench_algorithms)."""
+and accuracy on the same events, a failure reported as one row (gpsa.bench.algorithms)."""
 
 from __future__ import annotations
 
@@ -83,10 +83,10 @@ def test_algorithms() -> Iterator[None]:
 
 @pytest.fixture
 def few_cases(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tiny speed table (the full one is tests/psa/test_cli_bench.py's business)."""
-    from gpsa.psa.benchmark import Case
+    """A tiny speed table (the full one is tests/bench/test_cli_bench.py's business)."""
+    from gpsa.bench.benchmark import Case
 
-    monkeypatch.setattr("gpsa.psa.bench_report.default_cases", lambda device: [
+    monkeypatch.setattr("gpsa.bench.report.default_cases", lambda device: [
         Case("reference", "full", 0.3), Case("numba", "full", 0.3)])
 
 
@@ -135,7 +135,7 @@ def test_psa_option_restricts_and_checks_names(
         seen.append(kw["algorithms"])
         raise SystemExit(0)  # stop after the arguments were handed over
 
-    monkeypatch.setattr("gpsa.psa.bench_report.run_all", fake_run_all)
+    monkeypatch.setattr("gpsa.bench.report.run_all", fake_run_all)
     for args, expected in ((["--psa", "segment-centre,grid-search"], ["segment-centre"]),
                            (["--no-plugins"], []), ([], ["broken", "segment-centre"])):
         with pytest.raises(SystemExit):
@@ -148,9 +148,9 @@ def test_psa_option_restricts_and_checks_names(
 
 
 def test_no_algorithms_no_section(test_algorithms: None) -> None:
+    from gpsa.bench.benchmark import Case
+    from gpsa.bench.report import run_all
     from gpsa.device import select_device
-    from gpsa.psa.bench_report import run_all
-    from gpsa.psa.benchmark import Case
 
     data = run_all(device=select_device("cpu"), source="toy-small", events=40,
                    reference_events=10, samples=30, repeat=1, algorithms=[],
