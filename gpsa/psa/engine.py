@@ -26,6 +26,7 @@ event's own).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -117,6 +118,14 @@ class GridSearchPSA:
 
     def run(self, block: CrystalBlock) -> PsaBlock:
         """PSA of every event of ``block`` (see the module docstring)."""
+        hits, window, hit_set, t0i, ev_status = self.search(block)
+        t_final = self.refine(hits, window, hit_set, t0i)
+        return self._assemble(block, hits, block.t0, t_final, ev_status)
+
+    def search(self, block: CrystalBlock) -> tuple[Hits, np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+        """The grid search of a block: (hits, measured window (n, 37, K), hit segments (n, 37)
+        bool, integer T0 (n,), per-event status)."""
         s = self.settings
         if block.n_channels < 37:
             raise ConfigError(f"psa: blocks need >= 37 channels (36 segments + core), "
@@ -128,24 +137,36 @@ class GridSearchPSA:
         hit_set = np.zeros((len(block), 37), bool)
         hit_set[ev, seg] = True
         with blas_threads():
-            resid = residual_loop(hits, window, self.basis_window, self.tables, hit_set,
-                                  self.driver, s)
-        t_final = t0i.astype(np.float64)
-        if s.refine_t0 or s.refine_grid:
-            from gpsa.psa.refine import Refiner
+            residual_loop(hits, window, self.basis_window, self.tables, hit_set, self.driver, s)
+        return hits, window, hit_set, t0i, ev_status
 
-            hits.signal[:] = self.basis_window[hits.point]
-            refiner = Refiner(self, hit_set)
-            delta = np.zeros(len(block))
+    def refine(self, hits: Hits, window: np.ndarray, hit_set: np.ndarray,
+               t0i: np.ndarray) -> np.ndarray:
+        """Sub-grid and T0 refinement as the settings ask (in place on ``hits``); returns the
+        event times (float64 trace samples)."""
+        s = self.settings
+        if not (s.refine_t0 or s.refine_grid):
+            return t0i.astype(np.float64)
+        hits.signal[:] = self.basis_window[hits.point]
+        refiner = self._refiner(hit_set)
+        delta = np.zeros(window.shape[0])
+        if s.refine_grid:
+            refiner.refine_grid(hits, window, delta)
+        if s.refine_t0:
+            delta = refiner.refine_t0(hits, window)
             if s.refine_grid:
                 refiner.refine_grid(hits, window, delta)
-            if s.refine_t0:
-                delta = refiner.refine_t0(hits, window)
-                if s.refine_grid:
-                    refiner.refine_grid(hits, window, delta)
-            t_final = t0i + delta
-        del resid
-        return self._assemble(block, hits, block.t0, t_final, ev_status)
+        return t0i + delta
+
+    def _refiner(self, hit_set: np.ndarray) -> Any:
+        """The numpy reference refinement for the reference backend, else the numba kernels."""
+        if self.settings.backend == "reference" and not self.device.is_cuda:
+            from gpsa.psa.refine import Refiner
+
+            return Refiner(self, hit_set)
+        from gpsa.psa.refine_numba import NumbaRefiner
+
+        return NumbaRefiner(self, hit_set)
 
     def _initial_hits(self, ev: np.ndarray, seg: np.ndarray, energy: np.ndarray) -> Hits:
         centre = np.array([t.centre if t is not None else 0 for t in self.tables], np.int64)

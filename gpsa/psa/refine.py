@@ -17,7 +17,11 @@ dropped and the weights renormalised; a position whose nodes of the hit segment 
 half the weight is not allowed) and time-shifted by the event's δ. Two stages: a lattice of half
 grid steps within ±1 grid step of the best grid point (5³ = 125 positions: 1 mm within ±2 mm on
 a 2 mm grid), then quarter steps (0.5 mm) around the best of those (27 positions). The grid point
-itself is a candidate, so the fom never gets worse. Runs in numpy for every backend.
+itself is a candidate, so the fom never gets worse.
+
+This numpy version is the readable reference (the ``reference`` backend uses it); every other
+backend runs the same algorithm on the numba kernels (:mod:`gpsa.psa.refine_numba`), tested
+equal to it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,17 @@ HITS_PER_CHUNK = 32
 _STAGE1 = np.stack(np.meshgrid(*[np.arange(-1.0, 1.01, 0.5)] * 3, indexing="ij"), -1).reshape(-1, 3)
 _STAGE2 = np.stack(np.meshgrid(*[np.arange(-0.25, 0.26, 0.25)] * 3, indexing="ij"),
                    -1).reshape(-1, 3)
+#: Sub-grid lattices in grid steps, searched in turn around the best position so far.
+STAGES: tuple[np.ndarray, ...] = (_STAGE1, _STAGE2)
+
+
+def t0_steps(t0_range: float, t0_step: float) -> tuple[np.ndarray, np.ndarray]:
+    """The T0 scan's shifts: coarse (around 0) and fine (around the coarse best), each ordered by
+    |shift| (stable: ties prefer the smaller |δ|, then the negative one)."""
+    coarse = np.arange(-t0_range, t0_range + 1e-9, 4 * t0_step)
+    fine = np.arange(-3, 4) * t0_step
+    return (coarse[np.argsort(np.abs(coarse), kind="stable")],
+            fine[np.argsort(np.abs(fine), kind="stable")])
 
 
 class Refiner:
@@ -90,11 +105,10 @@ class Refiner:
         union = np.zeros((n, 37), bool)
         np.logical_or.at(union, hits.event, self.psa.mask[hits.segment])
         best_f = np.full(n, np.inf)
-        coarse = np.arange(-self.s.t0_range, self.s.t0_range + 1e-9, 4 * self.s.t0_step)
-        fine = np.arange(-3, 4) * self.s.t0_step
+        coarse, fine = t0_steps(self.s.t0_range, self.s.t0_step)
         for steps, centre in ((coarse, np.zeros(n)), (fine, None)):
             centre = delta.copy() if centre is None else centre
-            for d in steps[np.argsort(np.abs(steps), kind="stable")]:  # ties -> smallest |δ|
+            for d in steps:
                 cand = np.clip(centre + d, -self.s.t0_range, self.s.t0_range)
                 f = self._event_fom(hits, window, cand, union)
                 better = f < best_f
@@ -129,7 +143,7 @@ class Refiner:
         base = positions[hits.point[sel]] + hits.offset_mm[sel]
         best_off = np.zeros((sel.size, 3))
         best_fom = np.full(sel.size, np.inf)
-        for lattice in (_STAGE1, _STAGE2):
+        for lattice in STAGES:
             offs = best_off[:, None, :] + lattice[None] * step  # (m, L, 3) mm
             sig, ok = self._interp(grid, base[:, None, :] + offs, seg, ch, delta[ev])
             d = term_power(np.abs(targets[:, None] - e[:, None, None, None] * sig), self.s.p)
