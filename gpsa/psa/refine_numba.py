@@ -81,6 +81,11 @@ class NumbaRefiner:
     def _xyz(self, hits: Hits) -> np.ndarray:
         return np.ascontiguousarray(self.t.positions[hits.point] + hits.offset_mm)
 
+    @staticmethod
+    def _ptr(hits: Hits, n: int) -> np.ndarray:
+        """(n + 1,) first hit of each event (hits are sorted by event)."""
+        return np.searchsorted(hits.event, np.arange(n + 1)).astype(np.int64)
+
     def model_signals(self, hits: Hits, delta: np.ndarray) -> np.ndarray:
         """(m, 37, K) unit signals of the hits at their positions, shifted by ``delta``."""
         t = self.t
@@ -98,8 +103,7 @@ class NumbaRefiner:
             return delta
         t = self.t
         coarse, fine = t0_steps(self.s.t0_range, self.s.t0_step)
-        ptr = np.concatenate([[0], np.cumsum(np.bincount(hits.event, minlength=n))])
-        rk.refine_t0(np.ascontiguousarray(window, np.float32), ptr.astype(np.int64),
+        rk.refine_t0(window, self._ptr(hits, n),
                      self._xyz(hits), hits.segment, hits.energy.astype(np.float32), t.mask,
                      t.index, t.origin, t.spacing, t.seg_of, t.sig, t.first, t.pad,
                      np.concatenate([coarse, fine]), coarse.size, float(self.s.t0_range),
@@ -112,8 +116,8 @@ class NumbaRefiner:
         if len(hits) == 0:
             return
         t = self.t
-        resid = np.array(window, np.float32, order="C")
-        np.add.at(resid, hits.event, -hits.energy[:, None, None] * hits.signal)
+        resid = np.empty(window.shape, np.float32)
+        rk.residual(window, self._ptr(hits, window.shape[0]), hits.energy, hits.signal, resid)
         xyz = self._xyz(hits)
         off = np.zeros((len(hits), 3))
         fom = hits.fom.astype(np.float64, copy=True)

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from gpsa._numba import jit_options
-from gpsa.psa.kernels.cpu_kernels import fast_pow
+from gpsa.psa.kernels.cpu_kernels import channel_sum, fast_pow
 
 #: Node-cache box per axis (lattice nodes from floor(u) - 2 to floor(u) + 3 around a hit).
 BOX = 6
@@ -111,13 +111,26 @@ def _shifted_node(sig: np.ndarray, j: int, chans: np.ndarray, n_ch: int, b: int,
                   out: np.ndarray) -> None:
     """out[c, k] = basis point j, channel chans[c], shifted (4 taps from sample b - 1 + k)."""
     last = sig.shape[2] - 1
-    for c in range(n_ch):
-        row = sig[j, chans[c]]
-        for k in range(out.shape[1]):
-            s = b + k
-            out[c, k] = (row[min(max(s - 1, 0), last)] * c0 + row[min(max(s, 0), last)] * c1
-                         + row[min(max(s + 1, 0), last)] * c2
-                         + row[min(max(s + 2, 0), last)] * c3)
+    n_k = out.shape[1]
+    if c1 == 1.0 and c0 == 0.0 and c2 == 0.0 and c3 == 0.0 and 0 <= b and b + n_k - 1 <= last:
+        for c in range(n_ch):  # no shift: a copy
+            row = sig[j, chans[c]]
+            for k in range(n_k):
+                out[c, k] = row[b + k]
+    elif 1 <= b and b + n_k + 1 <= last:  # no sample clamped: a plain 4-tap filter
+        for c in range(n_ch):
+            row = sig[j, chans[c]]
+            for k in range(n_k):
+                out[c, k] = (row[b - 1 + k] * c0 + row[b + k] * c1 + row[b + 1 + k] * c2
+                             + row[b + 2 + k] * c3)
+    else:
+        for c in range(n_ch):
+            row = sig[j, chans[c]]
+            for k in range(n_k):
+                s = b + k
+                out[c, k] = (row[min(max(s - 1, 0), last)] * c0 + row[min(max(s, 0), last)] * c1
+                             + row[min(max(s + 1, 0), last)] * c2
+                             + row[min(max(s + 2, 0), last)] * c3)
 
 
 @numba.njit(**jit_options(inline=True, fastmath=False))
@@ -219,17 +232,16 @@ def refine_positions(resid, signal, sel, event, segment, energy, xyz, delta_ev, 
                     for c in range(n_ch):
                         if wch[c] == 0.0:
                             continue
+                        s0 = slot[0]
+                        w0 = ws[0]
                         for k in range(K):
-                            v[k] = 0.0
-                        for i in range(nv):
-                            row = cache[slot[i], c]
+                            v[k] = w0 * cache[s0, c, k]
+                        for i in range(1, nv):
+                            si = slot[i]
                             w = ws[i]
                             for k in range(K):
-                                v[k] += w * row[k]
-                        acc = np.float32(0.0)
-                        for k in range(K):
-                            acc += _term(abs(target[c, k] - e * v[k]), mode, pf)
-                        fom += acc
+                                v[k] += w * cache[si, c, k]
+                        fom += channel_sum(target[c], v, e, mode, pf)
                         if fom >= best:
                             done = False
                             break
@@ -323,3 +335,18 @@ def refine_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacin
                 best = fom
                 best_d = d
         delta[ev] = best_d
+
+
+@numba.njit(**jit_options(parallel=True))
+def residual(window, hit_ptr, energy, signal, out):  # pragma: no cover - compiled
+    """out (n, 37, K) = window − Σ E·signal over each event's hits (sorted by event)."""
+    n, n_ch, K = window.shape
+    for ev in numba.prange(n):
+        for c in range(n_ch):
+            for k in range(K):
+                out[ev, c, k] = window[ev, c, k]
+        for h in range(hit_ptr[ev], hit_ptr[ev + 1]):
+            e = np.float32(energy[h])
+            for c in range(n_ch):
+                for k in range(K):
+                    out[ev, c, k] -= e * signal[h, c, k]
