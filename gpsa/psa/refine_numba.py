@@ -103,7 +103,7 @@ class NumbaRefiner:
             return delta
         t = self.t
         coarse, fine = t0_steps(self.s.t0_range, self.s.t0_step)
-        rk.refine_t0(window, self._ptr(hits, n),
+        rk.refine_t0(np.ascontiguousarray(window), self._ptr(hits, n),
                      self._xyz(hits), hits.segment, hits.energy.astype(np.float32), t.mask,
                      t.index, t.origin, t.spacing, t.seg_of, t.sig, t.first, t.pad,
                      np.concatenate([coarse, fine]), coarse.size, float(self.s.t0_range),

@@ -28,23 +28,12 @@ import numba
 import numpy as np
 
 from gpsa._numba import jit_options
-from gpsa.psa.kernels.cpu_kernels import channel_sum, fast_pow
+from gpsa.psa.kernels.cpu_kernels import channel_sum
 
 #: Node-cache box per axis (lattice nodes from floor(u) - 2 to floor(u) + 3 around a hit).
 BOX = 6
 #: A position is allowed when its nodes of the hit segment carry at least this much weight.
 MIN_SEGMENT_WEIGHT = 0.5
-
-
-@numba.njit(**jit_options(inline=True))
-def _term(d: float, mode: int, p: float) -> float:
-    if mode == 0:
-        return d * d
-    if mode == 1:
-        return d
-    if mode == 2:
-        return math.sqrt(d)
-    return fast_pow(d, p)
 
 
 @numba.njit(**jit_options(inline=True, fastmath=False))
@@ -280,6 +269,7 @@ def refine_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacin
     width = K + 2 * pad
     last = sig.shape[2] - 1
     pf = np.float32(p)
+    one = np.float32(1.0)
     for ev in numba.prange(n):
         delta[ev] = 0.0
         h0, h1 = hit_ptr[ev], hit_ptr[ev + 1]
@@ -307,6 +297,7 @@ def refine_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacin
                     row = sig[j, uch[u]]
                     for s in range(width):
                         model[u, s] += w * row[min(max(first - pad + s, 0), last)]
+        v = np.empty(K, np.float32)
         best = 1e300
         best_d = 0.0
         centre = 0.0
@@ -320,14 +311,10 @@ def refine_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacin
             done = True
             for u in range(nu):
                 row = model[u]
-                acc = np.float32(0.0)
-                for k in range(K):
-                    s = b + k
-                    v = (row[min(max(s - 1, 0), width - 1)] * c0 + row[min(max(s, 0), width - 1)]
-                         * c1 + row[min(max(s + 1, 0), width - 1)] * c2
-                         + row[min(max(s + 2, 0), width - 1)] * c3)
-                    acc += _term(abs(window[ev, uch[u], k] - v), mode, pf)
-                fom += acc
+                for k in range(K):  # b - 1 >= 0 and b + K + 1 < width: pad >= t0_range + 2
+                    v[k] = (row[b - 1 + k] * c0 + row[b + k] * c1 + row[b + 1 + k] * c2
+                            + row[b + 2 + k] * c3)
+                fom += channel_sum(window[ev, uch[u]], v, one, mode, pf)
                 if fom >= best:
                     done = False
                     break
