@@ -154,8 +154,8 @@ class GridSearchPSA:
             refiner.refine_grid(hits, window, delta)
         if s.refine_t0:
             delta = refiner.refine_t0(hits, window)
-            if s.refine_grid:
-                refiner.refine_grid(hits, window, delta)
+            if s.refine_grid:  # positions were refined: from the quarter steps
+                refiner.refine_grid(hits, window, delta, first_stage=1)
         return t0i + delta
 
     def _refiner(self, hit_set: np.ndarray) -> Any:

@@ -111,8 +111,10 @@ class NumbaRefiner:
         hits.signal[:] = self.model_signals(hits, delta[hits.event])
         return delta
 
-    def refine_grid(self, hits: Hits, window: np.ndarray, delta: np.ndarray) -> None:
-        """Move hits between grid points (in place: ``offset_mm``, ``signal``, ``fom``)."""
+    def refine_grid(self, hits: Hits, window: np.ndarray, delta: np.ndarray,
+                    first_stage: int = 0) -> None:
+        """Move hits between grid points (in place: ``offset_mm``, ``signal``, ``fom``),
+        searching ``STAGES[first_stage:]``."""
         if len(hits) == 0:
             return
         t = self.t
@@ -122,12 +124,13 @@ class NumbaRefiner:
         off = np.zeros((len(hits), 3))
         fom = hits.fom.astype(np.float64, copy=True)
         delta = np.asarray(delta, np.float64)
+        ptr = np.ascontiguousarray(t.stage_ptr[first_stage:])
         for r in range(int(hits.rank.max()) + 1):
             sel = np.flatnonzero(hits.rank == r)
             rk.refine_positions(resid, hits.signal, sel, hits.event, hits.segment,
                                 hits.energy.astype(np.float32), xyz, delta, t.chans,
                                 t.n_chans, self.hit_set, bool(self.s.mask_other_hits), t.index,
                                 t.origin, t.spacing, t.seg_of, t.sig, t.first, t.lattice,
-                                t.stage_ptr, t.mode, t.p, self.chunks, off, fom)
+                                ptr, t.mode, t.p, self.chunks, off, fom)
         hits.offset_mm[:] = (hits.offset_mm + off).astype(np.float32)
         hits.fom[:] = fom

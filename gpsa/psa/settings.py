@@ -20,7 +20,7 @@ lists them. In a run file they go in the ``psa`` stage; the defaults are::
     shortlist = 0           # p != 2: exact p on every point (K > 0: on the K best by p = 2)
     rank = 64               # p = 2 ranking in 64 principal directions (0 = full dimension)
     refine_t0 = false       # sub-sample T0 (use with refine_grid)
-    refine_grid = false     # sub-grid positions (trilinear, down to a quarter grid step)
+    refine_grid = false     # sub-grid positions (trilinear, down to an eighth of a grid step)
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class PsaSettings:
         "4 x t0_step")
     refine_grid: bool = _setting(
         False, "refine positions between grid points (trilinear interpolation of the basis, "
-        "down to a quarter grid step)")
+        "down to an eighth of a grid step)")
     threads: int = _setting(
         0, "numba: threads searching segments concurrently (0 = numba's thread count; 1 also "
         "selects the single-threaded kernels)", min=0)

@@ -29,7 +29,7 @@ def _both(psa: GridSearchPSA, block):  # noqa: ANN001, ANN202
         r = cls(psa, hit_set)
         r.refine_grid(h, window, np.zeros(window.shape[0]))
         delta = r.refine_t0(h, window)
-        r.refine_grid(h, window, delta)
+        r.refine_grid(h, window, delta, first_stage=1)
         out.append((h, delta))
     (a, da), (b, db) = out
     return a, b, da, db
