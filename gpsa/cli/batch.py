@@ -150,7 +150,7 @@ def run_init(args: argparse.Namespace) -> int:
 def run_work(args: argparse.Namespace) -> int:
     import threading
 
-    from gpsa.runtime.batch import BatchWorker
+    from gpsa.runtime.batch_worker import BatchWorker
     from gpsa.runtime.signals import exit_code_for, graceful_stop
 
     client, queue, url = _queue(args)

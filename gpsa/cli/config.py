@@ -78,7 +78,8 @@ def add_init(csub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from gpsa.config.agata_folder import DATA_FOLDER, init_run_folder
+    from gpsa.config.agata_folder import init_run_folder
+    from gpsa.config.agata_render import DATA_FOLDER
 
     conf = init_run_folder(args.dir, args.crystals.split(","), basis=args.basis,
                            input_pattern=args.input, device=args.device, workers=args.workers,

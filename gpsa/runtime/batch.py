@@ -1,70 +1,30 @@
 """Batch mode: the crystals of a run as workloads of a Redis work queue, done by any number of
-``gpsa batch work`` processes on any machines that share the file system of the run.
+``gpsa batch work`` processes on any machines that share the file system of the run. This module
+holds the set-up and the workload payload; the worker side (claim, run, fenced commit, publish,
+final step) is :mod:`gpsa.runtime.batch_worker`.
 
 * :func:`init_batch` resolves and checks the run (as ``gpsa config check`` does; the device is
   checked by each worker on its own machine) and adds one workload per crystal. The payload is
   what a worker needs to rebuild the same configuration from the shared run file: its path, the
   crystal, the output root, the ``--psa``, ``--device`` and ``--stop-timeout`` given at init, and
   the digest of the resolved configuration (``CrystalConfig.to_dict()`` less the device; the full
-  dictionary is stored too, for the record). A worker that resolves a different configuration
-  (the run file changed after init) fails the workload, naming the crystal.
-* :class:`BatchWorker` claims a workload, runs the crystal with
-  :func:`gpsa.runtime.runner.run_crystal` in a staging folder of its own
-  (``OUT/.gpsa-batch/CRYSTAL.WORKER.DELIVERY``, so a zombie never writes into another attempt's
-  files), commits through the fence and only then renames the folder to ``OUT/CRYSTAL``
-  (:func:`publish`; an older ``OUT/CRYSTAL`` is moved to ``OUT/.gpsa-batch/replaced/``). A failed
-  attempt is given back with its error (another worker tries, up to ``max_reassign`` times), a
-  refused commit's folder is deleted, SIGTERM releases the workload at once and stops the chain.
-* the **final step** (the run's global step) starts when every crystal is done or dead-lettered:
-  it publishes what a crash may have left unpublished, writes ``OUT/run-complete.json`` (done
-  crystals, dead-lettered ones; ``flushed: true`` and ``missing`` when some were dead-lettered),
-  then runs the ``--then`` command of init, if any, in ``OUT`` with ``GPSA_BATCH_RUN``,
-  ``GPSA_BATCH_RECORD`` and ``GPSA_BATCH_FLUSHED`` set. It is a workload like the others (leased,
-  reclaimed, retried), so it runs at least once; the command must tolerate a rerun.
+  dictionary is stored too, for the record).
+* :func:`rebuild` reads a payload back on a worker's machine. A worker that resolves a different
+  configuration (the run file changed after init) fails the workload, naming the crystal.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
-import logging
-import os
-import platform
 import re
-import secrets
-import shutil
-import subprocess
-import threading
-import time
-import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from gpsa import __version__
-from gpsa.central.lease import Lease
-from gpsa.central.workqueue import DEFAULT_LEASE, DEFAULT_MAX_REASSIGN, Claim, WorkQueue
+from gpsa.central.workqueue import DEFAULT_LEASE, DEFAULT_MAX_REASSIGN, WorkQueue
 from gpsa.config.resolve import CrystalConfig, RunConfig, resolve_config
-from gpsa.errors import ConfigError, GpsaError
-
-log = logging.getLogger(__name__)
-
-FINAL_RECORD = "run-complete.json"
-STAGING = ".gpsa-batch"
-#: seconds between two claims when nothing is free
-POLL = 0.5
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, GpsaError):
-        return str(exc)
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+from gpsa.errors import ConfigError
 
 
 def default_name(conf: Path | str) -> str:
@@ -134,223 +94,3 @@ def rebuild(payload: dict[str, Any], device: str | None) -> tuple[CrystalConfig,
                           "since `gpsa batch init` (initialise the batch run again)")
     cfg.device = select_device(device or payload["device"]).kind
     return cfg, check_crystal(cfg, cfg.device)
-
-
-def publish(staged: Path, final: Path, batch: dict[str, Any]) -> bool:
-    """Rename a committed attempt's folder to the crystal's output folder (an older one is
-    moved aside) and point its provenance file at the new place; False if already done."""
-    from gpsa.runtime.runner import PROVENANCE_NAME, write_json_atomic
-
-    if not staged.is_dir():
-        return False
-    if final.exists() and not (final.is_dir() and not any(final.iterdir())):
-        # an empty folder (made by the checks) is simply replaced; an older output is kept
-        aside = final.parent / STAGING / "replaced" / f"{final.name}.{time.time():.0f}"
-        aside.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.rename(final, aside)
-        except FileNotFoundError:
-            pass
-    try:
-        os.rename(staged, final)
-    except FileNotFoundError:
-        return False  # another publisher was first
-    prov = final / PROVENANCE_NAME
-    try:
-        record = json.loads(prov.read_text())
-    except (OSError, ValueError):
-        return True
-
-    def moved(v: Any) -> Any:
-        if isinstance(v, str):
-            return v.replace(str(staged), str(final))
-        if isinstance(v, dict):
-            return {k: moved(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [moved(x) for x in v]
-        return v
-
-    write_json_atomic(prov, {**moved(record), "batch": batch})
-    return True
-
-
-@dataclass
-class WorkSummary:
-    """What one worker did."""
-
-    worker: str
-    done: int = 0
-    failed: int = 0
-    released: int = 0
-    refused: int = 0
-    finished: bool = False
-
-
-class BatchWorker:
-    """One ``gpsa batch work`` process (see module docstring). ``say``: one line per step."""
-
-    def __init__(self, queue: WorkQueue, *, stop: threading.Event, device: str | None = None,
-                 say: Callable[[str], None] | None = None, poll: float = POLL) -> None:
-        self.queue, self.stop, self.device, self.poll = queue, stop, device, poll
-        self.say = say or (lambda text: log.info("%s", text))
-        host = platform.node() or "host"
-        self.id = f"{host}-{os.getpid()}-{secrets.token_hex(2)}"
-        self.info = {"host": host, "pid": os.getpid(), "device": device or "",
-                     "started": round(time.time(), 1), "gpsa_version": __version__}
-        self.summary = WorkSummary(worker=self.id)
-        self.lease = Lease(queue, self.id, self.info, stop)
-
-    def run(self) -> WorkSummary:
-        """Claim and run workloads until the run is finished or a stop is requested."""
-        self.queue.meta()
-        self.lease.start()
-        self.say(f"{self.id}: working on batch run {self.queue.run}")
-        try:
-            while not self.stop.is_set():
-                if self.queue.finished():
-                    self.summary.finished = True
-                    break
-                claim = self.queue.claim(self.id)
-                if claim is None:
-                    self.stop.wait(self.poll)
-                    continue
-                self.say(f"{self.id}: {claim.workload}: {claim.how}"
-                         + (f" from {claim.previous}" if claim.previous else "")
-                         + f" (delivery {claim.deliveries})")
-                self.lease.hold(claim)
-                outcome = "failed"
-                try:
-                    outcome = self._run_one(claim)
-                finally:
-                    self.lease.drop(outcome)
-                setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
-                if outcome == "failed":
-                    self.stop.wait(self.poll)  # leave the next try to another worker first
-        finally:
-            self.lease.close()
-            self.queue.deregister_worker(self.id)
-        return self.summary
-
-    def _token(self, claim: Claim) -> str:
-        return f"{self.id}.{claim.deliveries}"
-
-    def _run_one(self, claim: Claim) -> str:
-        payload = json.loads(claim.payload)
-        if claim.kind == "final":
-            return self._run_final(claim, payload)
-        return self._run_crystal(claim, payload)
-
-    def _fail(self, claim: Claim, error: str, stage: Path | None = None) -> str:
-        self.lease.settling()
-        what = self.queue.fail(claim, error)
-        if what == "lost" and stage is not None:  # not the attempt of record: discard it
-            shutil.rmtree(stage, ignore_errors=True)
-        self.say(f"{self.id}: {claim.workload}: failed ({what}): {error}")
-        return "failed"
-
-    def _stopped(self, claim: Claim, stage: Path | None = None) -> str:
-        self.lease.release_now("stopped before the end")
-        if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
-        self.say(f"{self.id}: {claim.workload}: released")
-        return "released"
-
-    def _run_crystal(self, claim: Claim, payload: dict[str, Any]) -> str:
-        from gpsa.runtime.runner import run_crystal
-
-        try:
-            cfg, warnings = rebuild(payload, self.device)
-        except GpsaError as exc:
-            return self._fail(claim, f"crystal {payload['crystal']}: {exc}")
-        for w in warnings:
-            log.warning("crystal %s: %s", cfg.crystal, w)
-        self.lease.info["device"] = cfg.device
-        final = cfg.output_dir
-        stage = final.parent / STAGING / f"{cfg.crystal}.{self._token(claim)}"
-        try:
-            res = run_crystal(replace(cfg, output_dir=stage), stop_event=self.stop,
-                              on_progress=self.lease.progress)
-        except Exception as exc:  # noqa: BLE001 - any failure of the crystal is the workload's
-            if self.stop.is_set():
-                return self._stopped(claim, stage)
-            return self._fail(claim, _one_line(exc), stage)
-        if not res.complete:
-            return self._stopped(claim, stage)
-        batch = {"run": self.queue.run, "workload": claim.workload, "entry": claim.entry,
-                 "worker": self.id, "deliveries": claim.deliveries,
-                 # the stored configuration version it ran (rebuild() checked the digest)
-                 "config_version": {"run": self.queue.run,
-                                    "version": payload.get("config_version"),
-                                    "hash": payload.get("config_hash")}}
-        record = {**batch, "kind": "crystal", "host": self.info["host"], "device": cfg.device,
-                  "events": res.events_out, "events_in": res.events_in,
-                  "seconds": round(res.wall_seconds, 3), "rate": round(res.rate, 1),
-                  "staged": str(stage), "output": str(final), "committed": _now()}
-        self.lease.settling()
-        if not self.queue.commit(claim, self._token(claim), record):
-            shutil.rmtree(stage, ignore_errors=True)
-            self.say(f"{self.id}: {claim.workload}: commit refused by the fence (lease lost); "
-                     "outputs discarded")
-            return "refused"
-        publish(stage, final, batch)
-        self.say(f"{self.id}: {claim.workload}: done, {res.events_out} events in "
-                 f"{res.wall_seconds:.1f} s -> {final}")
-        return "done"
-
-    def _run_final(self, claim: Claim, payload: dict[str, Any]) -> str:
-        from gpsa.runtime.runner import write_json_atomic
-
-        snap = self.queue.snapshot()
-        done = {w: r for w, r in snap.done.items() if r.get("kind") == "crystal"}
-        for rec in done.values():
-            publish(Path(rec["staged"]), Path(rec["output"]),
-                    {k: rec[k] for k in ("run", "workload", "entry", "worker", "deliveries")})
-        dead = [d for d in snap.dead if d.get("kind") == "crystal"]
-        out = Path(payload["output"])
-        record = {
-            "run": self.queue.run, "written": _now(), "complete": not dead,
-            "flushed": bool(dead), "crystals": payload["crystals"],
-            "done": [{"crystal": w, "output": r["output"], "events": r["events"],
-                      "worker": r["worker"], "deliveries": r["deliveries"]}
-                     for w, r in sorted(done.items())],
-            "dead": [{"crystal": d["workload"], "reason": d["reason"], "error": d["error"],
-                      "deliveries": int(d["deliveries"]), "worker": d["worker"]} for d in dead],
-            "missing": sorted(d["workload"] for d in dead), "then": payload.get("then")}
-        out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / FINAL_RECORD, record)
-        then = payload.get("then")
-        if then:
-            rc = self._run_then(then, out, record)
-            if rc is None:
-                return self._stopped(claim)
-            if rc != 0:
-                return self._fail(claim, f"final step: `{then}` exited with code {rc}")
-        token = self._token(claim)
-        self.lease.settling()
-        if not self.queue.commit(claim, token, {"kind": "final", "worker": self.id,
-                                                "deliveries": claim.deliveries,
-                                                "record": str(out / FINAL_RECORD),
-                                                "flushed": record["flushed"],
-                                                "missing": record["missing"],
-                                                "committed": _now()}):
-            self.say(f"{self.id}: final step: commit refused by the fence (lease lost)")
-            return "refused"
-        how = (f"flushed without {', '.join(record['missing'])}" if record["flushed"]
-               else "every crystal done")
-        self.say(f"{self.id}: final step done ({how}) -> {out / FINAL_RECORD}")
-        return "done"
-
-    def _run_then(self, command: str, cwd: Path, record: dict[str, Any]) -> int | None:
-        """Run the final command; its exit code, or None when a stop ended it."""
-        env = {**os.environ, "GPSA_BATCH_RUN": self.queue.run,
-               "GPSA_BATCH_RECORD": str(cwd / FINAL_RECORD),
-               "GPSA_BATCH_FLUSHED": "1" if record["flushed"] else "0"}
-        self.say(f"{self.id}: final step: {command}")
-        proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env,
-                                stdin=subprocess.DEVNULL)
-        while proc.poll() is None:
-            if self.stop.wait(0.2):
-                proc.terminate()
-                proc.wait()
-                return None
-        return proc.returncode
