@@ -18,7 +18,9 @@ import numpy as np
 
 from gpsa.basis.grid import BasisGrid
 from gpsa.psa.cpu import channel_order
+from gpsa.psa.kernels import refine_common as rc
 from gpsa.psa.kernels import refine_kernels as rk
+from gpsa.psa.kernels import t0_kernel as tk
 from gpsa.psa.kernels.cpu_kernels import p_mode
 from gpsa.psa.loop import Hits
 from gpsa.psa.refine import STAGES, t0_steps
@@ -91,7 +93,7 @@ class NumbaRefiner:
         t = self.t
         out = np.empty((len(hits), 37, self.s.samples), np.float32)
         if len(hits):
-            rk.model_signals(t.sig, self._xyz(hits), hits.segment, np.asarray(delta, np.float64),
+            rc.model_signals(t.sig, self._xyz(hits), hits.segment, np.asarray(delta, np.float64),
                              t.index, t.origin, t.spacing, t.seg_of, t.first, out)
         return out
 
@@ -103,7 +105,7 @@ class NumbaRefiner:
             return delta
         t = self.t
         coarse, fine = t0_steps(self.s.t0_range, self.s.t0_step)
-        rk.refine_t0(np.ascontiguousarray(window), self._ptr(hits, n),
+        tk.refine_t0(np.ascontiguousarray(window), self._ptr(hits, n),
                      self._xyz(hits), hits.segment, hits.energy.astype(np.float32), t.mask,
                      t.index, t.origin, t.spacing, t.seg_of, t.sig, t.first, t.pad,
                      np.concatenate([coarse, fine]), coarse.size, float(self.s.t0_range),
@@ -119,7 +121,7 @@ class NumbaRefiner:
             return
         t = self.t
         resid = np.empty(window.shape, np.float32)
-        rk.residual(window, self._ptr(hits, window.shape[0]), hits.energy, hits.signal, resid)
+        rc.residual(window, self._ptr(hits, window.shape[0]), hits.energy, hits.signal, resid)
         xyz = self._xyz(hits)
         off = np.zeros((len(hits), 3))
         fom = hits.fom.astype(np.float64, copy=True)

@@ -1,0 +1,155 @@
+"""Shared pieces of the refinement kernels (private; see :mod:`gpsa.psa.refine_numba`): the
+cubic time-shift weights, the trilinear corners restricted to a segment, time-shifted node
+signals, and the 37-channel model signals and residual of a block.
+
+The basis is read as ``sig`` (N, 37, S) float32 with the compared window starting at sample
+``first``; sample indices are clamped to ``[0, S - 1]`` exactly as the numpy reference
+(:mod:`gpsa.psa.refine`, :mod:`gpsa.psa.window`) clamps them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from gpsa._numba import jit_options
+
+#: A position is allowed when its nodes of the hit segment carry at least this much weight.
+MIN_SEGMENT_WEIGHT = 0.5
+
+
+@numba.njit(**jit_options(inline=True, fastmath=False))
+def cubic_weights(delta: float, first: int) -> tuple[int, np.float32, np.float32, np.float32,
+                                              np.float32]:
+    """Start index and Catmull-Rom weights of a shift by ``delta`` samples (as
+    :func:`gpsa.psa.window.catmull_rom`: float64 weights rounded to float32)."""
+    x = first - delta
+    b = math.floor(x)
+    f = x - b
+    f2 = f * f
+    f3 = f2 * f
+    return (int(b), np.float32(-0.5 * f3 + f2 - 0.5 * f), np.float32(1.5 * f3 - 2.5 * f2 + 1.0),
+            np.float32(-1.5 * f3 + 2.0 * f2 + 0.5 * f), np.float32(0.5 * f3 - 0.5 * f2))
+
+
+@numba.njit(**jit_options(inline=True, fastmath=False))
+def segment_corners(x: float, y: float, z: float, index: np.ndarray, origin: np.ndarray,
+             spacing: np.ndarray, seg_of: np.ndarray, seg: int, node: np.ndarray,
+             wt: np.ndarray) -> bool:
+    """Trilinear corners of (x, y, z) restricted to segment ``seg`` (as
+    :meth:`gpsa.basis.grid.BasisGrid.corners` then the reference's segment rule): fills ``node``
+    (8, 3) lattice coordinates and ``wt`` (8,) renormalised weights (0 = unused); False when the
+    segment's nodes carry less than MIN_SEGMENT_WEIGHT."""
+    total = 0.0
+    i0 = np.empty(3, np.int64)
+    fr = np.empty(3, np.float64)
+    xyz = (x, y, z)
+    for a in range(3):
+        dim = index.shape[a]
+        u = (xyz[a] - origin[a]) / spacing[a]
+        lo = math.floor(u)
+        hi = max(dim - 2, 0)
+        lo = min(max(lo, 0), hi)
+        f = min(max(u - lo, 0.0), 1.0)
+        i0[a] = lo
+        fr[a] = 0.0 if dim == 1 else f
+    q = 0
+    for ci in range(2):
+        for cj in range(2):
+            for ck in range(2):
+                w = ((fr[0] if ci else 1.0 - fr[0]) * (fr[1] if cj else 1.0 - fr[1])
+                     * (fr[2] if ck else 1.0 - fr[2]))
+                ni = min(i0[0] + ci, index.shape[0] - 1)
+                nj = min(i0[1] + cj, index.shape[1] - 1)
+                nk = min(i0[2] + ck, index.shape[2] - 1)
+                node[q, 0], node[q, 1], node[q, 2] = ni, nj, nk
+                j = index[ni, nj, nk]
+                if j < 0 or w == 0.0 or seg_of[j] != seg:
+                    w = 0.0
+                wt[q] = w
+                total += w
+                q += 1
+    if total < MIN_SEGMENT_WEIGHT:
+        return False
+    for q in range(8):
+        wt[q] = wt[q] / total
+    return True
+
+
+@numba.njit(**jit_options(inline=True, fastmath=False))
+def shifted_node(sig: np.ndarray, j: int, chans: np.ndarray, n_ch: int, b: int,
+                  c0: np.float32, c1: np.float32, c2: np.float32, c3: np.float32,
+                  out: np.ndarray) -> None:
+    """out[c, k] = basis point j, channel chans[c], shifted (4 taps from sample b - 1 + k)."""
+    last = sig.shape[2] - 1
+    n_k = out.shape[1]
+    if c1 == 1.0 and c0 == 0.0 and c2 == 0.0 and c3 == 0.0 and 0 <= b and b + n_k - 1 <= last:
+        for c in range(n_ch):  # no shift: a copy
+            row = sig[j, chans[c]]
+            for k in range(n_k):
+                out[c, k] = row[b + k]
+    elif 1 <= b and b + n_k + 1 <= last:  # no sample clamped: a plain 4-tap filter
+        for c in range(n_ch):
+            row = sig[j, chans[c]]
+            for k in range(n_k):
+                out[c, k] = (row[b - 1 + k] * c0 + row[b + k] * c1 + row[b + 1 + k] * c2
+                             + row[b + 2 + k] * c3)
+    else:
+        for c in range(n_ch):
+            row = sig[j, chans[c]]
+            for k in range(n_k):
+                s = b + k
+                out[c, k] = (row[min(max(s - 1, 0), last)] * c0 + row[min(max(s, 0), last)] * c1
+                             + row[min(max(s + 1, 0), last)] * c2
+                             + row[min(max(s + 2, 0), last)] * c3)
+
+
+@numba.njit(**jit_options(inline=True, fastmath=False))
+def signal_at(sig: np.ndarray, x: float, y: float, z: float, seg: int, index: np.ndarray,
+               origin: np.ndarray, spacing: np.ndarray, seg_of: np.ndarray, delta: float,
+               first: int, all_ch: np.ndarray, node_buf: np.ndarray, out: np.ndarray) -> None:
+    """out (37, K): the unit signal at (x, y, z), shifted by delta (0 where not allowed)."""
+    node = np.empty((8, 3), np.int64)
+    wt = np.empty(8, np.float64)
+    out[:] = 0.0
+    if not segment_corners(x, y, z, index, origin, spacing, seg_of, seg, node, wt):
+        return
+    b, c0, c1, c2, c3 = cubic_weights(delta, first)
+    for q in range(8):
+        if wt[q] == 0.0:
+            continue
+        j = index[node[q, 0], node[q, 1], node[q, 2]]
+        shifted_node(sig, j, all_ch, all_ch.size, b, c0, c1, c2, c3, node_buf)
+        w = np.float32(wt[q])
+        for c in range(out.shape[0]):
+            for k in range(out.shape[1]):
+                out[c, k] += w * node_buf[c, k]
+
+
+@numba.njit(**jit_options(parallel=True))
+def model_signals(sig, xyz, segment, delta, index, origin, spacing, seg_of, first,
+                  out):  # pragma: no cover - compiled
+    """out (m, 37, K): every hit's unit signal at xyz (m, 3), shifted by delta (m,)."""
+    m = xyz.shape[0]
+    all_ch = np.arange(out.shape[1])
+    for h in numba.prange(m):
+        buf = np.empty((out.shape[1], out.shape[2]), np.float32)
+        signal_at(sig, xyz[h, 0], xyz[h, 1], xyz[h, 2], segment[h], index, origin, spacing,
+                   seg_of, delta[h], first, all_ch, buf, out[h])
+
+
+@numba.njit(**jit_options(parallel=True))
+def residual(window, hit_ptr, energy, signal, out):  # pragma: no cover - compiled
+    """out (n, 37, K) = window − Σ E·signal over each event's hits (sorted by event)."""
+    n, n_ch, K = window.shape
+    for ev in numba.prange(n):
+        for c in range(n_ch):
+            for k in range(K):
+                out[ev, c, k] = window[ev, c, k]
+        for h in range(hit_ptr[ev], hit_ptr[ev + 1]):
+            e = np.float32(energy[h])
+            for c in range(n_ch):
+                for k in range(K):
+                    out[ev, c, k] -= e * signal[h, c, k]
