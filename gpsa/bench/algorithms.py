@@ -11,7 +11,7 @@ search's speed table. Each gives one row:
   events, after a warm-up on 32 events (JIT compilation). A "search" is one hit segment, as in
   the grid-search table (single-interaction events: one hit each); None without hits;
 * ``speed_vs_grid_search``: events/s over those of the grid search with its default settings
-  (numba, full search, p = 0.3, rank 64) on the same events;
+  (numba, full search, p = 2, rank 64) on the same events;
 * ``accuracy``: :func:`gpsa.bench.accuracy.error_stats` of the hits against the truth (median 3D
   error, per-axis FWHM, outliers > 5 mm) plus ``hits_per_event``; the grid search's accuracy on the
   same events is the first row (``name = "grid-search"``).

@@ -181,8 +181,9 @@ class GpuBackend:
             cands = xp.asarray(cand_idx[cand_ptr[g]:cand_ptr[g + 1]])
             k = min(keep, int(cands.size))
             h = xp.asarray(hits)
-            flat = flat_all[cands]
-            dot = xp.matmul(a[h].astype(flat.dtype), flat.T).astype(xp.float32)
+            # float32 product and output (a float16 product overflows above 65504 keV^2)
+            flat = flat_all[cands].astype(xp.float32)
+            dot = xp.matmul(a[h], flat.T)
             eh = e[h][:, None]
             score = eh * eh * xp.matmul(w[h], res["norm2"][cands].T) - 2.0 * eh * dot
             top = (xp.argpartition(score, k - 1, axis=1)[:, :k] if k < cands.size

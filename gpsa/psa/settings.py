@@ -5,12 +5,13 @@ mapping and rejects an unknown key or a bad value with a one-line :class:`~gpsa.
 naming the key (architecture principle 6). Each field carries its help text and, where the value
 is one of a few names, its choices (``dataclasses.fields(PsaSettings)[i].metadata``): the
 ``grid-search`` PSA algorithm declares its run-file settings from them, and ``docs/run-file.md``
-lists them. In a run file they go in the ``psa`` stage; the defaults are::
+lists them. In a run file they go in the ``psa`` stage; the defaults (chosen from
+``bench/results/psa_accuracy.json``: see the README, "PSA settings") are::
 
     [[stage]]
     actor = "psa"
     basis = "bases/A-2mm.h5"
-    p = 0.3                 # figure of merit sum |measured - E*basis|^p
+    p = 2.0                 # figure of merit sum |measured - E*basis|^p
     mask = "agata"          # "agata" (3x3 + core) or "gretina"
     samples = 40            # samples compared, starting at T0 + sample_offset
     search = "full"         # "full" or "ags" (adaptive grid search: coarse lattice, then fine)
@@ -60,7 +61,7 @@ class PsaSettings:
     """Settings of :class:`gpsa.psa.GridSearchPSA` (all validated in ``__post_init__``)."""
 
     p: float = _setting(
-        0.3, "exponent p of the figure of merit sum |measured - E*basis|^p over the mask "
+        2.0, "exponent p of the figure of merit sum |measured - E*basis|^p over the mask "
         "channels (any p > 0; p = 2 is a matrix product, p < 1 suppresses outliers)")
     mask: Any = _setting(
         "agata", "channels compared for a hit segment: 'agata' = the 3x3 block of sectors x rings "
