@@ -121,7 +121,8 @@ class NumbaRefiner:
             return
         t = self.t
         resid = np.empty(window.shape, np.float32)
-        rc.residual(window, self._ptr(hits, window.shape[0]), hits.energy, hits.signal, resid)
+        rc.residual(np.ascontiguousarray(window), self._ptr(hits, window.shape[0]), hits.energy,
+                    hits.signal, resid)
         xyz = self._xyz(hits)
         off = np.zeros((len(hits), 3))
         fom = hits.fom.astype(np.float64, copy=True)

@@ -11,7 +11,7 @@ lists them. In a run file they go in the ``psa`` stage; the defaults (chosen fro
     [[stage]]
     actor = "psa"
     basis = "bases/A-2mm.h5"
-    p = 2.0                 # figure of merit sum |measured - E*basis|^p
+    p = 1.0                 # figure of merit sum |measured - E*basis|^p
     mask = "agata"          # "agata" (3x3 + core) or "gretina"
     samples = 40            # samples compared, starting at T0 + sample_offset
     search = "full"         # "full" or "ags" (adaptive grid search: coarse lattice, then fine)
@@ -20,8 +20,8 @@ lists them. In a run file they go in the ``psa`` stage; the defaults (chosen fro
     backend = "numba"       # "reference", "numba" or "gpu"
     shortlist = 0           # p != 2: exact p on every point (K > 0: on the K best by p = 2)
     rank = 64               # p = 2 ranking in 64 principal directions (0 = full dimension)
-    refine_t0 = false       # sub-sample T0 (use with refine_grid)
-    refine_grid = false     # sub-grid positions (trilinear, down to an eighth of a grid step)
+    refine_t0 = true        # sub-sample T0 (use with refine_grid)
+    refine_grid = true      # sub-grid positions (trilinear, down to an eighth of a grid step)
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class PsaSettings:
     """Settings of :class:`gpsa.psa.GridSearchPSA` (all validated in ``__post_init__``)."""
 
     p: float = _setting(
-        2.0, "exponent p of the figure of merit sum |measured - E*basis|^p over the mask "
+        1.0, "exponent p of the figure of merit sum |measured - E*basis|^p over the mask "
         "channels (any p > 0; p = 2 is a matrix product, p < 1 suppresses outliers)")
     mask: Any = _setting(
         "agata", "channels compared for a hit segment: 'agata' = the 3x3 block of sectors x rings "
@@ -111,14 +111,14 @@ class PsaSettings:
         "principal directions of each segment's signals, then score the best 8 (p = 2) or "
         "shortlist points exactly (0 = full dimension)", min=0)
     refine_t0: bool = _setting(
-        False, "refine T0 by a sub-sample time shift of the model (use with refine_grid)")
+        True, "refine T0 by a sub-sample time shift of the model (use with refine_grid)")
     t0_range: float = _setting(
         2.0, "T0 refinement: shifts scanned in [-t0_range, +t0_range], samples", min=0.0)
     t0_step: float = _setting(
         0.125, "T0 refinement: finest step of the scan (> 0), samples; the scan first steps by "
         "4 x t0_step")
     refine_grid: bool = _setting(
-        False, "refine positions between grid points (trilinear interpolation of the basis, "
+        True, "refine positions between grid points (trilinear interpolation of the basis, "
         "down to an eighth of a grid step)")
     threads: int = _setting(
         0, "numba: threads searching segments concurrently (0 = numba's thread count; 1 also "

@@ -28,7 +28,7 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
     regs = {(r["kind"], r["name"]): r for r in psa["registered"]}
     assert ("filter", "psa") in regs and ("psa", "grid-search") in regs
     assert regs["filter", "psa"]["params"]["basis"]["required"]
-    assert regs["psa", "grid-search"]["params"]["p"]["default"] == 2.0
+    assert regs["psa", "grid-search"]["params"]["p"]["default"] == 1.0
     kinds = {r["kind"] for p in plugins.values() for r in p["registered"]}
     assert {"producer", "filter", "consumer", "psa", "codec", "basis-reader"} <= kinds
 

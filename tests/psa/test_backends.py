@@ -80,9 +80,9 @@ def test_engine_backends_agree(basis, double_events, p: float, search: str) -> N
 @pytest.mark.parametrize("backend", ["numba", "gpu"])
 def test_shortlist_agrees_with_exhaustive(basis, single_events, backend: str) -> None:  # noqa: ANN001
     block, _ = single_events
-    exact = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, p=0.3, backend="reference"))
-    short = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, p=0.3, backend=backend,
-                                             shortlist=16))
+    grid = PsaSettings(samples=SAMPLES, p=0.3, refine_grid=False, refine_t0=False)
+    exact = GridSearchPSA(basis, grid.replace(backend="reference"))
+    short = GridSearchPSA(basis, grid.replace(backend=backend, shortlist=16))
     a, b = exact.run(block).hits, short.run(block).hits
     agree = np.mean((a.x == b.x) & (a.y == b.y) & (a.z == b.z))
     assert agree >= 0.95

@@ -63,7 +63,8 @@ def test_statuses_and_event_table(basis) -> None:  # noqa: ANN001
     seg_e[1, :13] = 100.0  # 13 hit segments > 12
     seg_e[2, 4] = 10.0  # below threshold
     traces = np.zeros((n, 38, 60), np.float32)
-    out = GridSearchPSA(basis, PsaSettings(samples=SAMPLES)).run(_block(traces, seg_e))
+    out = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, refine_t0=False)).run(
+        _block(traces, seg_e))
     assert out.hits.event_index.tolist() == [0]
     st = out.events.psa_status
     assert st[1] & PsaStatus.TOO_MANY_SEGMENTS and st[2] & PsaStatus.NO_NET_CHARGE
@@ -84,15 +85,16 @@ def test_coarse_only_secondary(basis, double_events) -> None:  # noqa: ANN001
 
 def test_nan_t0_uses_default_and_int16_traces(basis, single_events) -> None:  # noqa: ANN001
     block, _ = single_events
-    ref = GridSearchPSA(basis, PsaSettings(samples=SAMPLES)).run(block)
+    grid = PsaSettings(samples=SAMPLES, refine_grid=False, refine_t0=False)  # the search only
+    ref = GridSearchPSA(basis, grid).run(block)
     nan_block = CrystalBlock.from_traces(block.traces, energies=block.energies,
                                          t0=np.full(len(block), np.nan, np.float32))
-    out = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, default_t0=20.0)).run(nan_block)
+    out = GridSearchPSA(basis, grid.replace(default_t0=20.0)).run(nan_block)
     assert np.all(out.events.t0 == 20.0) and np.all(np.isnan(out.events.t1))
     assert out.hits.segment.tolist() == ref.hits.segment.tolist()
     i16 = CrystalBlock.from_traces(np.rint(block.traces).astype(np.int16),
                                    energies=block.energies, t0=block.t0)
-    out16 = GridSearchPSA(basis, PsaSettings(samples=SAMPLES)).run(i16)
+    out16 = GridSearchPSA(basis, grid).run(i16)
     same = (out16.hits.x == ref.hits.x) & (out16.hits.y == ref.hits.y)
     assert same.mean() > 0.9
 

@@ -57,7 +57,8 @@ SIM_SCRIPT = textwrap.dedent("""
         out = {}
         for backend in ("reference", "gpu"):
             s = PsaSettings(samples=12, p=p, search=search, backend=backend, iterations=2,
-                            shortlist=shortlist if backend == "gpu" else 0)
+                            shortlist=shortlist if backend == "gpu" else 0,
+                            refine_grid=False, refine_t0=False)
             out[backend] = GridSearchPSA(basis, s).run(block).hits
         import gpsa.psa.kernels.cuda_kernels  # the kernel really ran under the simulator
         a, b = out["reference"], out["gpu"]

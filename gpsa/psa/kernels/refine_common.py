@@ -15,12 +15,17 @@ import numba
 import numpy as np
 
 from gpsa._numba import jit_options
+from gpsa.psa.kernels.cpu_kernels import channel_sum
+
+#: Σ_k |t - E·s|^p over one channel: the search's kernel, compiled as a function of its own here
+#: (not inlined into the parallel loops: inlining made them take ~1 min to compile).
+channel_fom = numba.njit(**jit_options())(channel_sum.py_func)
 
 #: A position is allowed when its nodes of the hit segment carry at least this much weight.
 MIN_SEGMENT_WEIGHT = 0.5
 
 
-@numba.njit(**jit_options(inline=True, fastmath=False))
+@numba.njit(**jit_options(fastmath=False))
 def cubic_weights(delta: float, first: int) -> tuple[int, np.float32, np.float32, np.float32,
                                               np.float32]:
     """Start index and Catmull-Rom weights of a shift by ``delta`` samples (as
@@ -34,7 +39,7 @@ def cubic_weights(delta: float, first: int) -> tuple[int, np.float32, np.float32
             np.float32(-1.5 * f3 + 2.0 * f2 + 0.5 * f), np.float32(0.5 * f3 - 0.5 * f2))
 
 
-@numba.njit(**jit_options(inline=True, fastmath=False))
+@numba.njit(**jit_options(fastmath=False))
 def segment_corners(x: float, y: float, z: float, index: np.ndarray, origin: np.ndarray,
              spacing: np.ndarray, seg_of: np.ndarray, seg: int, node: np.ndarray,
              wt: np.ndarray) -> bool:
@@ -78,7 +83,7 @@ def segment_corners(x: float, y: float, z: float, index: np.ndarray, origin: np.
     return True
 
 
-@numba.njit(**jit_options(inline=True, fastmath=False))
+@numba.njit(**jit_options(fastmath=False))
 def shifted_node(sig: np.ndarray, j: int, chans: np.ndarray, n_ch: int, b: int,
                   c0: np.float32, c1: np.float32, c2: np.float32, c3: np.float32,
                   out: np.ndarray) -> None:
@@ -106,7 +111,7 @@ def shifted_node(sig: np.ndarray, j: int, chans: np.ndarray, n_ch: int, b: int,
                              + row[min(max(s + 2, 0), last)] * c3)
 
 
-@numba.njit(**jit_options(inline=True, fastmath=False))
+@numba.njit(**jit_options(fastmath=False))
 def signal_at(sig: np.ndarray, x: float, y: float, z: float, seg: int, index: np.ndarray,
                origin: np.ndarray, spacing: np.ndarray, seg_of: np.ndarray, delta: float,
                first: int, all_ch: np.ndarray, node_buf: np.ndarray, out: np.ndarray) -> None:

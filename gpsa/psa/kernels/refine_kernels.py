@@ -26,8 +26,13 @@ import numba
 import numpy as np
 
 from gpsa._numba import jit_options
-from gpsa.psa.kernels.cpu_kernels import channel_sum
-from gpsa.psa.kernels.refine_common import cubic_weights, segment_corners, shifted_node, signal_at
+from gpsa.psa.kernels.refine_common import (
+    channel_fom,
+    cubic_weights,
+    segment_corners,
+    shifted_node,
+    signal_at,
+)
 
 #: Node-cache box per axis (lattice nodes from floor(u) - 2 to floor(u) + 3 around a hit).
 BOX = 6
@@ -119,7 +124,7 @@ def refine_positions(resid, signal, sel, event, segment, energy, xyz, delta_ev, 
                             w = ws[i]
                             for k in range(K):
                                 v[k] += w * cache[si, c, k]
-                        fom += channel_sum(target[c], v, e, mode, pf)
+                        fom += channel_fom(target[c], v, e, mode, pf)
                         if fom >= best:
                             done = False
                             break

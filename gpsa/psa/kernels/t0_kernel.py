@@ -13,8 +13,7 @@ import numba
 import numpy as np
 
 from gpsa._numba import jit_options
-from gpsa.psa.kernels.cpu_kernels import channel_sum
-from gpsa.psa.kernels.refine_common import cubic_weights, segment_corners
+from gpsa.psa.kernels.refine_common import channel_fom, cubic_weights, segment_corners
 
 
 @numba.njit(**jit_options(parallel=True))
@@ -72,7 +71,7 @@ def refine_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacin
                 for k in range(K):  # b - 1 >= 0 and b + K + 1 < width: pad >= t0_range + 2
                     v[k] = (row[b - 1 + k] * c0 + row[b + k] * c1 + row[b + 1 + k] * c2
                             + row[b + 2 + k] * c3)
-                fom += channel_sum(window[ev, uch[u]], v, one, mode, pf)
+                fom += channel_fom(window[ev, uch[u]], v, one, mode, pf)
                 if fom >= best:
                     done = False
                     break
