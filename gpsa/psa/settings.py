@@ -91,7 +91,7 @@ class PsaSettings:
     threshold_kev: float = _setting(
         15.0, "a segment is hit (and searched) when its energy is above this, keV", min=0.0)
     iterations: int = _setting(
-        4, "passes of the multi-segment loop (subtract the other hits, search each hit again); "
+        2, "passes of the multi-segment loop (subtract the other hits, search each hit again); "
         "stops early when no hit moves", min=1)
     max_segments: int = _setting(
         12, "events with more hit segments are not analysed (psa_status TOO_MANY_SEGMENTS)",

@@ -10,7 +10,7 @@ from gpsa.psa import GridSearchPSA, PsaSettings
 def test_defaults_are_valid() -> None:
     s = PsaSettings()
     assert s.p == 1.0 and s.mask == "agata" and s.samples == 40 and s.search == "full"
-    assert s.iterations == 4 and s.max_segments == 12 and s.threshold_kev == 15.0
+    assert s.iterations == 2 and s.max_segments == 12 and s.threshold_kev == 15.0
 
 
 def test_from_dict_round_trip() -> None:
