@@ -204,6 +204,13 @@ def test_backpressure_under_maxmemory(tmp_path: Path, basis_file: Path) -> None:
         assert client.info("stats")["evicted_keys"] == 0
         client.close()
     prov = json.loads((tmp_path / "split" / "00A" / "gpsa-run.json").read_text())
+    busy = {a["label"]: a["busy_seconds"] for a in prov["result"]["actors"]}
+    w_prov = json.loads((tmp_path / "w0" / "out" / "00A" / "gpsa-run.json").read_text())
+    psa_busy = next(a["busy_seconds"] for a in w_prov["result"]["actors"] if a["label"] == "psa")
+    faster = psa_busy / (busy["simulator"] + busy["preprocess"])
+    print(f"maxmemory 16 MB: producer {faster:.1f}x faster than PSA, waited "
+          f"{busy['redis-writer']:.1f} s; lost 0, duplicated 0, evicted 0")
+    assert faster > 2
     writer = prov["result"]["actors"][-1]["counters"]
     assert writer["writes_refused_full"] == 0 and writer["blocks_sent"] == events // BLOCK
     assert writer["backpressure_ms"] > 1000  # it waited for the PSA worker
