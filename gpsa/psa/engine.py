@@ -26,11 +26,13 @@ event's own).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gpsa._numba import blas_threads
+from gpsa.basis.grid import BasisGrid
 from gpsa.basis.model import Basis
 from gpsa.block import CrystalBlock, PsaBlock, PsaEvents, PsaHits
 from gpsa.device import Device, select_device
@@ -40,6 +42,9 @@ from gpsa.psa.masks import build_mask
 from gpsa.psa.segments import SegmentTable, build_segment_tables
 from gpsa.psa.settings import PsaSettings
 from gpsa.psa.window import integer_t0, measured_window
+
+if TYPE_CHECKING:
+    from gpsa.psa.refine_numba import RefineTables
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +112,18 @@ class GridSearchPSA:
             self.backend.serial_default = True  # one thread: the serial kernels, no prange
         log.info("GridSearchPSA: %d points, p=%g, %s search, backend %s on %s", len(basis),
                  settings.p, settings.search, getattr(self.backend, "name", "?"), self.device)
+
+    @cached_property
+    def basis_grid(self) -> BasisGrid:
+        """The basis's lattice index (built on first use: the refinement needs it)."""
+        return BasisGrid.from_basis(self.basis)
+
+    @cached_property
+    def refine_tables(self) -> RefineTables:
+        """The numba refinement's per-instance inputs (built on first refined block)."""
+        from gpsa.psa.refine_numba import RefineTables
+
+        return RefineTables(self)
 
     def prepare(self) -> GridSearchPSA:
         """Per-segment backend setup (low-rank bases, device-resident tables); done lazily by the

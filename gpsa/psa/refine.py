@@ -82,11 +82,7 @@ class Refiner:
         return shifted_signals(self.psa.basis.signals, points, self.first, self.K, delta, channels)
 
     def _grid(self) -> BasisGrid:
-        grid = getattr(self.psa, "_basis_grid", None)
-        if grid is None:
-            grid = BasisGrid.from_basis(self.psa.basis)
-            self.psa._basis_grid = grid  # type: ignore[attr-defined]
-        return grid
+        return self.psa.basis_grid
 
     def model_signals(self, hits: Hits, delta: np.ndarray) -> np.ndarray:
         """(m, 37, K) unit signals of the hits at their (refined) positions, shifted by

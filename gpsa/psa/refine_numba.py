@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gpsa.basis.grid import BasisGrid
 from gpsa.psa.cpu import channel_order
 from gpsa.psa.kernels import refine_common as rc
 from gpsa.psa.kernels import refine_kernels as rk
@@ -35,12 +34,12 @@ def _threads() -> int:
     return int(numba.get_num_threads())
 
 
-class _Tables:
-    """Per-PSA-instance kernel inputs (built once, kept on the GridSearchPSA)."""
+class RefineTables:
+    """Per-PSA-instance kernel inputs (built once: :attr:`GridSearchPSA.refine_tables`)."""
 
     def __init__(self, psa: GridSearchPSA) -> None:
         basis, s = psa.basis, psa.settings
-        grid = BasisGrid.from_basis(basis)
+        grid = psa.basis_grid
         self.index = np.ascontiguousarray(grid.index)
         self.origin = np.asarray(grid.origin, np.float64)
         self.spacing = np.asarray(grid.spacing, np.float64)
@@ -71,11 +70,7 @@ class NumbaRefiner:
     """T0 and sub-grid refinement of one block on the kernels (interface of Refiner)."""
 
     def __init__(self, psa: GridSearchPSA, hit_set: np.ndarray) -> None:
-        tables = getattr(psa, "_refine_tables", None)
-        if tables is None:
-            tables = _Tables(psa)
-            psa._refine_tables = tables  # type: ignore[attr-defined]
-        self.t = tables
+        self.t: RefineTables = psa.refine_tables
         self.s = psa.settings
         self.hit_set = np.ascontiguousarray(hit_set)
         self.chunks = 4 * _threads()
@@ -127,13 +122,14 @@ class NumbaRefiner:
         off = np.zeros((len(hits), 3))
         fom = hits.fom.astype(np.float64, copy=True)
         delta = np.asarray(delta, np.float64)
+        energy = np.ascontiguousarray(hits.energy, np.float32)
         ptr = np.ascontiguousarray(t.stage_ptr[first_stage:])
         for r in range(int(hits.rank.max()) + 1):
             sel = np.flatnonzero(hits.rank == r)
-            rk.refine_positions(resid, hits.signal, sel, hits.event, hits.segment,
-                                hits.energy.astype(np.float32), xyz, delta, t.chans,
-                                t.n_chans, self.hit_set, bool(self.s.mask_other_hits), t.index,
-                                t.origin, t.spacing, t.seg_of, t.sig, t.first, t.lattice,
-                                ptr, t.mode, t.p, self.chunks, off, fom)
+            rk.refine_positions(resid, hits.signal, sel, hits.event, hits.segment, energy, xyz,
+                                delta, t.chans, t.n_chans, self.hit_set,
+                                bool(self.s.mask_other_hits), t.index, t.origin, t.spacing,
+                                t.seg_of, t.sig, t.first, t.lattice, ptr, t.mode, t.p,
+                                self.chunks, off, fom)
         hits.offset_mm[:] = (hits.offset_mm + off).astype(np.float32)
         hits.fom[:] = fom

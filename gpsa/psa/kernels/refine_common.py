@@ -40,35 +40,34 @@ def cubic_weights(delta: float, first: int) -> tuple[int, np.float32, np.float32
 
 
 @numba.njit(**jit_options(fastmath=False))
+def _axis(x: float, origin: float, spacing: float, dim: int) -> tuple[int, float]:
+    """Lower cell node and fraction along one axis (as :meth:`BasisGrid.corners` clamps them)."""
+    u = (x - origin) / spacing
+    lo = min(max(math.floor(u), 0), max(dim - 2, 0))
+    return lo, (0.0 if dim == 1 else min(max(u - lo, 0.0), 1.0))
+
+
+@numba.njit(**jit_options(fastmath=False))
 def segment_corners(x: float, y: float, z: float, index: np.ndarray, origin: np.ndarray,
-             spacing: np.ndarray, seg_of: np.ndarray, seg: int, node: np.ndarray,
-             wt: np.ndarray) -> bool:
+                    spacing: np.ndarray, seg_of: np.ndarray, seg: int, node: np.ndarray,
+                    wt: np.ndarray) -> bool:
     """Trilinear corners of (x, y, z) restricted to segment ``seg`` (as
     :meth:`gpsa.basis.grid.BasisGrid.corners` then the reference's segment rule): fills ``node``
     (8, 3) lattice coordinates and ``wt`` (8,) renormalised weights (0 = unused); False when the
-    segment's nodes carry less than MIN_SEGMENT_WEIGHT."""
+    segment's nodes carry less than MIN_SEGMENT_WEIGHT. No allocation: called per position."""
     total = 0.0
-    i0 = np.empty(3, np.int64)
-    fr = np.empty(3, np.float64)
-    xyz = (x, y, z)
-    for a in range(3):
-        dim = index.shape[a]
-        u = (xyz[a] - origin[a]) / spacing[a]
-        lo = math.floor(u)
-        hi = max(dim - 2, 0)
-        lo = min(max(lo, 0), hi)
-        f = min(max(u - lo, 0.0), 1.0)
-        i0[a] = lo
-        fr[a] = 0.0 if dim == 1 else f
+    i0, f0 = _axis(x, origin[0], spacing[0], index.shape[0])
+    i1, f1 = _axis(y, origin[1], spacing[1], index.shape[1])
+    i2, f2 = _axis(z, origin[2], spacing[2], index.shape[2])
     q = 0
     for ci in range(2):
         for cj in range(2):
             for ck in range(2):
-                w = ((fr[0] if ci else 1.0 - fr[0]) * (fr[1] if cj else 1.0 - fr[1])
-                     * (fr[2] if ck else 1.0 - fr[2]))
-                ni = min(i0[0] + ci, index.shape[0] - 1)
-                nj = min(i0[1] + cj, index.shape[1] - 1)
-                nk = min(i0[2] + ck, index.shape[2] - 1)
+                w = ((f0 if ci else 1.0 - f0) * (f1 if cj else 1.0 - f1)
+                     * (f2 if ck else 1.0 - f2))
+                ni = min(i0 + ci, index.shape[0] - 1)
+                nj = min(i1 + cj, index.shape[1] - 1)
+                nk = min(i2 + ck, index.shape[2] - 1)
                 node[q, 0], node[q, 1], node[q, 2] = ni, nj, nk
                 j = index[ni, nj, nk]
                 if j < 0 or w == 0.0 or seg_of[j] != seg:
