@@ -33,6 +33,7 @@ from gpsa.bench.sources import CACHE, EVENT_SETTINGS_CHANGES, TRACE_SAMPLES, TRA
 from gpsa.bench.toy import ToyCrystal, Truth
 from gpsa.block import CrystalBlock
 from gpsa.psa.window import shifted_signals
+from gpsa.simulate.traces import apply_crosstalk
 
 log = logging.getLogger(__name__)
 
@@ -177,19 +178,14 @@ def _draw(model: SignalModel, n: int, k: int, rng: np.random.Generator
         log.info("drawing more positions (%d so far for %d interactions)", pos.shape[0], m)
 
 
-def _proportional(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """``matrix @ x`` over the 37 channels of (n, 37, ...) (a new array)."""
-    return np.einsum("ij,nj...->ni...", matrix, x).astype(np.float32)
-
-
 def perturb(traces: np.ndarray, energies: np.ndarray, perturbation: Perturbation,
             order: str = "sector-major") -> tuple[np.ndarray, np.ndarray]:
     """Traces (n, 37, S) and energies (n, 38) with the cross-talk of ``perturbation`` (new
     arrays; channel 37 of the energies = channel 36)."""
     m = perturbation.matrix(order)
-    t = _proportional(traces, m)
+    t = apply_crosstalk(np.asarray(traces, np.float32), m)
     e = np.asarray(energies, np.float32).copy()
-    e[:, :37] = _proportional(e[:, :37], m)
+    e[:, :37] = e[:, :37] @ m.T
     e[:, 37] = e[:, 36]
     if perturbation.derivative_crosstalk:
         d = np.zeros_like(traces[:, :N_SEG])
