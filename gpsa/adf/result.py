@@ -17,6 +17,7 @@ from gpsa.block import CrystalBlock, PsaBlock
 from gpsa.errors import BlockError
 
 CRYSTAL = "data:crystal"
+CCRYSTAL = "data:ccrystal"
 PSA = "data:psa"
 
 
@@ -66,7 +67,10 @@ class AdfBlock:
 
     @property
     def crystal(self) -> CrystalBlock | None:
-        return self.values.get(CRYSTAL)
+        """The crystal events: data:crystal (ADC traces) or, when the block has none,
+        data:ccrystal (preprocessed float32 traces, as the adf-writer stores them)."""
+        value = self.values.get(CRYSTAL)
+        return self.values.get(CCRYSTAL) if value is None else value
 
     @property
     def psa(self) -> PsaBlock | None:
@@ -76,7 +80,7 @@ class AdfBlock:
     @property
     def frames(self) -> dict[str, Any]:
         """Decoded values of every key other than data:crystal and data:psa."""
-        return {k: v for k, v in self.values.items() if k not in (CRYSTAL, PSA)}
+        return {k: v for k, v in self.values.items() if k not in (CRYSTAL, CCRYSTAL, PSA)}
 
     @property
     def n_frames(self) -> int:

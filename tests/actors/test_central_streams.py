@@ -182,13 +182,26 @@ def test_unreachable_redis_stops_before_reading(tmp_path: Path, basis_file: Path
 
 
 def test_backpressure_under_maxmemory(tmp_path: Path, basis_file: Path) -> None:
-    """A producer much faster than PSA, with a server whose memory (maxmemory 16 MB,
-    noeviction) is far smaller than the run's data (4,000 preprocessed events, ~36 MB): it waits
-    on the stream's length (max_pending 8 blocks of ~0.46 MB; the server peaks near 9 MB),
-    nothing is lost, nothing evicted, no write refused."""
+    """A producer 10x faster than PSA (a replay of preprocessed events from a file), with a
+    server whose memory (maxmemory 16 MB, noeviction) is far smaller than the run's data
+    (4,000 preprocessed events, ~36 MB): it waits on the stream's length (max_pending 8 blocks
+    of ~0.46 MB; the server peaks near 9 MB), nothing is lost, nothing evicted, no write
+    refused, and the output equals the in-process run's."""
     events = 4000
+    sim = SIM.format(basis=basis_file, events=events, block=BLOCK, rate=0.0)
+    record = run_file(tmp_path, "record.toml", f'[run]\ncrystals = ["00A"]\noutput = "rec"\n\n'
+                      f'{sim}\n[[stage]]\nactor = "adf-writer"\npath = "pre.adf"\n')
+    assert main(["run", str(record), "-q"]) == 0
+    _, _, merge = split_merge(tmp_path, basis_file)  # (its in-process and split files replaced)
+    replay = (f'[[stage]]\nactor = "adf-reader"\npath = "{tmp_path / "rec" / "00A" / "pre.adf"}"\n'
+              f'frames_per_block = {BLOCK}\n')
+    inproc = run_file(tmp_path, "inproc.toml", f'[run]\ncrystals = ["00A"]\noutput = "inproc"\n\n'
+                      f'{replay}\n[[stage]]\nactor = "psa"\nbasis = "{basis_file}"\n\n'
+                      '[[stage]]\nactor = "post-psa"\n\n[[stage]]\nactor = "adf-writer"\n')
+    split = run_file(tmp_path, "split.toml", f'[run]\ncrystals = ["00A"]\noutput = "split"\n\n'
+                     f'{replay}\n[[stage]]\nactor = "redis-writer"\nstream = "pre"\n'
+                     'max_pending = 8\n')
     with LocalRedis(tmp_path / "small", maxmemory=16 << 20) as srv:
-        inproc, split, merge = split_merge(tmp_path, basis_file, events=events)
         producer = gpsa("run", str(split), "-q", "--redis", srv.url)
         client = __import__("redis").Redis.from_url(srv.url)
         peak = 0
@@ -197,28 +210,29 @@ def test_backpressure_under_maxmemory(tmp_path: Path, basis_file: Path) -> None:
             time.sleep(0.01)
         time.sleep(1.0)  # the producer is now waiting on the full stream
         peak = max(peak, client.xlen("gpsa:{gpsa:00A}:pre"))
-        assert producer.poll() is None and peak <= 8
+        assert producer.poll() is None and peak <= 8, finish(producer)
         w = worker(tmp_path, basis_file, srv.url, 0)
         last = gpsa("run", str(merge), "-q", "--redis", srv.url)
         results = [finish(p) for p in (producer, w, last)]
         assert client.info("stats")["evicted_keys"] == 0
+        used_peak = client.info("memory")["used_memory_peak"]
         client.close()
+    assert [code for code, _ in results] == [0, 0, 0], results
     prov = json.loads((tmp_path / "split" / "00A" / "gpsa-run.json").read_text())
     busy = {a["label"]: a["busy_seconds"] for a in prov["result"]["actors"]}
     w_prov = json.loads((tmp_path / "w0" / "out" / "00A" / "gpsa-run.json").read_text())
     psa_busy = next(a["busy_seconds"] for a in w_prov["result"]["actors"] if a["label"] == "psa")
-    faster = psa_busy / (busy["simulator"] + busy["preprocess"])
+    faster = psa_busy / busy["adf-reader"]
     print(f"maxmemory 16 MB: producer {faster:.1f}x faster than PSA, waited "
-          f"{busy['redis-writer']:.1f} s; lost 0, duplicated 0, evicted 0")
-    assert faster > 2
+          f"{busy['redis-writer']:.1f} s, server peak {used_peak / 2**20:.1f} MB; "
+          "lost 0, duplicated 0, evicted 0")
+    assert faster >= 10
     writer = prov["result"]["actors"][-1]["counters"]
     assert writer["writes_refused_full"] == 0 and writer["blocks_sent"] == events // BLOCK
     assert writer["backpressure_ms"] > 1000  # it waited for the PSA worker
-    assert [code for code, _ in results] == [0, 0, 0], results
     assert main(["run", str(inproc), "-q"]) == 0
     final = (tmp_path / "merge" / "00A" / "psa.adf").read_bytes()
-    assert final == (tmp_path / "inproc" / "00A" / "psa.adf").read_bytes()
-    assert os.path.getsize(tmp_path / "merge" / "00A" / "psa.adf") > 0
+    assert len(final) > 0 and final == (tmp_path / "inproc" / "00A" / "psa.adf").read_bytes()
 
 
 def test_redis_restart_mid_stream(tmp_path: Path, basis_file: Path,
