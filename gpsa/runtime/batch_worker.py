@@ -11,6 +11,8 @@ final step. The run's set-up and the workload payload are :mod:`gpsa.runtime.bat
 * the **final step** (the run's global step) starts when every crystal is done or dead-lettered:
   it publishes what a crash may have left unpublished, writes ``OUT/run-complete.json`` (done
   crystals, dead-lettered ones; ``flushed: true`` and ``missing`` when some were dead-lettered),
+  deletes the attempt folders of exited workers that done crystals' outputs supersede
+  (:func:`tidy_staging`; others are kept and listed as ``kept_attempts``),
   then runs the ``--then`` command of init, if any, in ``OUT`` with ``GPSA_BATCH_RUN``,
   ``GPSA_BATCH_RECORD`` and ``GPSA_BATCH_FLUSHED`` set. It is a workload like the others (leased,
   reclaimed, retried), so it runs at least once; the command must tolerate a rerun.
@@ -18,6 +20,7 @@ final step. The run's set-up and the workload payload are :mod:`gpsa.runtime.bat
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -106,6 +109,51 @@ class WorkSummary:
     released: int = 0
     refused: int = 0
     finished: bool = False
+
+
+def _attempt_gone(attempt: str) -> bool:
+    """Whether the worker of an attempt folder (``CRYSTAL.HOST-PID-HEX.DELIVERIES``) has
+    provably exited: it ran on this host and its pid is gone. A stalled worker (SIGSTOP) may
+    still wake up and must find its folder to reach the fence, which refuses its commit."""
+    try:
+        worker = attempt.split(".", 1)[1].rsplit(".", 1)[0]
+        host, pid, _ = worker.rsplit("-", 2)
+        pid_n = int(pid)
+    except (IndexError, ValueError):
+        return False
+    if host != (platform.node() or "host"):
+        return False
+    try:
+        os.kill(pid_n, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def tidy_staging(out: Path, done: set[str], dead: set[str]) -> list[str]:
+    """Delete the attempt folders in ``OUT/.gpsa-batch`` that a done crystal's published output
+    supersedes and whose worker has exited (a killed worker's partial files); keep those of
+    dead-lettered crystals (for inspection) and of workers that may still run, and return the
+    kept ones (relative to ``OUT``). Older outputs moved aside (``replaced/``) are kept; an
+    empty staging folder is removed."""
+    staging = out / STAGING
+    if not staging.is_dir():
+        return []
+    kept = []
+    for attempt in sorted(staging.iterdir()):
+        if attempt.name == "replaced" or not attempt.is_dir():
+            continue
+        crystal = attempt.name.split(".", 1)[0]
+        if crystal in done and crystal not in dead and _attempt_gone(attempt.name):
+            shutil.rmtree(attempt, ignore_errors=True)
+            log.info("removed superseded attempt folder %s", attempt)
+        else:
+            kept.append(str(attempt.relative_to(out)))
+    with contextlib.suppress(OSError):
+        staging.rmdir()  # only when empty
+    return kept
 
 
 class BatchWorker:
@@ -229,6 +277,7 @@ class BatchWorker:
                     {k: rec[k] for k in ("run", "workload", "entry", "worker", "deliveries")})
         dead = [d for d in snap.dead if d.get("kind") == "crystal"]
         out = Path(payload["output"])
+        kept = tidy_staging(out, set(done), {d["workload"] for d in dead})
         record = {
             "run": self.queue.run, "written": _now(), "complete": not dead,
             "flushed": bool(dead), "crystals": payload["crystals"],
@@ -237,7 +286,8 @@ class BatchWorker:
                      for w, r in sorted(done.items())],
             "dead": [{"crystal": d["workload"], "reason": d["reason"], "error": d["error"],
                       "deliveries": int(d["deliveries"]), "worker": d["worker"]} for d in dead],
-            "missing": sorted(d["workload"] for d in dead), "then": payload.get("then")}
+            "missing": sorted(d["workload"] for d in dead), "then": payload.get("then"),
+            "kept_attempts": kept}
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / FINAL_RECORD, record)
         then = payload.get("then")

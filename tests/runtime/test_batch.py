@@ -148,7 +148,8 @@ def event_time(e: dict[str, str]) -> float:
 
 
 def check_nothing_lost(b: Batch, crystals: tuple[str, ...], events: int, *, name: str,
-                       dead: tuple[str, ...] = (), recovery: float | None = None) -> None:
+                       dead: tuple[str, ...] = (), recovery: float | None = None,
+                       stalled: bool = False) -> None:
     """Every crystal done exactly once with all its events (or dead-lettered as expected)."""
     snap = b.queue.snapshot(events=True)
     commits = Counter(e["workload"] for e in snap.events if e["ev"] == "commit")
@@ -177,6 +178,11 @@ def check_nothing_lost(b: Batch, crystals: tuple[str, ...], events: int, *, name
     record = json.loads((b.out / "run-complete.json").read_text())
     assert record["flushed"] == bool(dead) and record["missing"] == sorted(dead)
     assert [d["crystal"] for d in record["done"]] == sorted(set(crystals) - set(dead))
+    # superseded attempts of exited workers deleted; the others kept and listed
+    staged = sorted(str(p.relative_to(b.out)) for p in (b.out / ".gpsa-batch").glob("*.*"))
+    assert set(record["kept_attempts"]) >= set(staged)
+    if not stalled:
+        assert {s.split("/")[1].split(".")[0] for s in staged} <= set(dead)
 
 
 def test_workers_drain_the_queue_and_exit_0(tmp_path: Path, basis_file: Path,
@@ -242,7 +248,7 @@ def test_sigstop_past_the_lease_then_sigcont_commit_refused(tmp_path: Path, basi
     assert len(refused) == 1 and "not the owner" in refused[0]["detail"]
     assert "commit refused by the fence" in b.logs()
     check_nothing_lost(b, ("00A",), 60, name="worker SIGSTOP/SIGCONT",
-                       recovery=event_time(reclaim) - t_stop)
+                       recovery=event_time(reclaim) - t_stop, stalled=True)
     assert not list((b.out / ".gpsa-batch").glob(f"00A.{zombie}.*"))  # its outputs discarded
 
 
@@ -315,6 +321,7 @@ def test_poison_workload_is_dead_lettered_the_others_done(tmp_path: Path, basis_
     assert (b.out / "then.txt").read_text().strip() == "1"
     record = json.loads((b.out / "run-complete.json").read_text())
     assert record["dead"][0]["crystal"] == "01A" and record["complete"] is False
+    assert len(record["kept_attempts"]) == 4  # its four failed attempts, for inspection
     assert main(["batch", "report", "--redis", batch_redis.url, "--json"]) == 0
 
 
