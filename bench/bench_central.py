@@ -8,8 +8,11 @@
 * **chain** — the same simulated crystal run in-process (simulator → preprocess → PSA → post-PSA
   → ADF file) and cut by two streams (… → preprocess → stream → ``gpsa worker psa`` × W →
   stream → post-PSA → ADF file), every part a real ``gpsa`` process started together; wall time
-  from the first start to the last exit, events/s and the ratio, for W = 1 and 2. Correctness:
-  the Redis path's file must equal the in-process file byte for byte.
+  from the first start to the last exit, events/s and the ratio, for W = 1 and 2. Each path
+  runs N/2 and N events: the difference gives the marginal events/s (a long run's rate) and
+  the fixed cost of a run (process starts, imports, numba caches, first-block latency: three
+  processes instead of one). Correctness: the Redis path's file must equal the in-process file
+  byte for byte.
 
     python bench/bench_central.py [--out bench/results/central.json] [--events 20000]
 """
@@ -136,6 +139,50 @@ def _wall(cmds: list[list[str]]) -> float:
     return time.perf_counter() - t0
 
 
+def _marginal(t_half: float, t_full: float, events: int) -> dict[str, float]:
+    """Events/s of the second half of the events (the run with N minus the run with N/2), and
+    the fixed cost (process starts, imports, compile caches, the first block's latency)."""
+    rate = (events - events // 2) / max(t_full - t_half, 1e-9)
+    return {"marginal_events_per_s": round(rate), "fixed_seconds": round(t_full - events / rate, 2)}
+
+
+def _chains(folder: Path, basis: Path, url: str, events: int, block: int) -> dict[str, Any]:
+    """In-process vs Redis path with 1 and 2 PSA workers, each at N/2 and N events."""
+    def redis_path(n_events: int, workers: int) -> float:
+        run = f"w{workers}n{n_events}"  # a run name per round: the streams of a round are its own
+        _, split, merge = _files(folder, basis, n_events, block, run)
+        cmds = [[*GPSA, "worker", "psa", "--crystal", "00A", "--basis", str(basis), "--redis",
+                 url, "--run", run, "--dir", str(folder / f"{run}-{i}"), "-q"]
+                for i in range(workers)]
+        return _wall([[*GPSA, "run", str(split), "-q", "--redis", url], *cmds,
+                      [*GPSA, "run", str(merge), "-q", "--redis", url]])
+
+    def in_process(n_events: int) -> float:
+        inproc, _, _ = _files(folder, basis, n_events, block)
+        return _wall([[*GPSA, "run", str(inproc), "-q"]])
+
+    in_process(block)  # warm-up: numba caches
+    half = events // 2
+    t_in = {n: in_process(n) for n in (half, events)}
+    ref = (folder / "inproc/00A/psa.adf").read_bytes()
+    base = _marginal(t_in[half], t_in[events], events)
+    chains: dict[str, Any] = {"in_process_seconds": round(t_in[events], 2),
+                              "in_process_events_per_s": round(events / t_in[events]),
+                              "in_process": base}
+    for n in (1, 2):
+        t = {m: redis_path(m, n) for m in (half, events)}
+        same = ref == (folder / "merge/00A/psa.adf").read_bytes()
+        marg = _marginal(t[half], t[events], events)
+        chains[f"redis_{n}_workers"] = {
+            "seconds": round(t[events], 2), "events_per_s": round(events / t[events]),
+            "ratio_to_in_process": round(t_in[events] / t[events], 3), **marg,
+            "marginal_ratio_to_in_process": round(marg["marginal_events_per_s"]
+                                                  / base["marginal_events_per_s"], 3),
+            "identical_output": same}
+        print(json.dumps(chains), flush=True)
+    return chains
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--out", default="bench/results/central.json")
@@ -156,26 +203,8 @@ def main() -> None:
             res["transport"] = [transport(srv.url, size, aof=aof) for aof in (True, False)
                                  for size in (8 << 10, 64 << 10, 256 << 10)]
             print(json.dumps(res["transport"]), flush=True)
-            inproc, split, merge = _files(folder, basis, args.events, args.block_size)
-            subprocess.run([*GPSA, "run", str(inproc), "-q"], check=True,
-                           capture_output=True)  # warm-up: numba caches
-            t_in = _wall([[*GPSA, "run", str(inproc), "-q"]])
-            chains = {"in_process_seconds": round(t_in, 2),
-                      "in_process_events_per_s": round(args.events / t_in)}
-            for n in (1, 2):  # a run name per round: the streams of a round are its own
-                _, split, merge = _files(folder, basis, args.events, args.block_size, f"w{n}")
-                workers = [[*GPSA, "worker", "psa", "--crystal", "00A", "--basis", str(basis),
-                            "--redis", srv.url, "--run", f"w{n}", "--dir",
-                            str(folder / f"w{n}{i}"), "-q"] for i in range(n)]
-                t = _wall([[*GPSA, "run", str(split), "-q", "--redis", srv.url], *workers,
-                           [*GPSA, "run", str(merge), "-q", "--redis", srv.url]])
-                same = ((folder / "inproc/00A/psa.adf").read_bytes()
-                        == (folder / "merge/00A/psa.adf").read_bytes())
-                chains[f"redis_{n}_workers"] = {
-                    "seconds": round(t, 2), "events_per_s": round(args.events / t),
-                    "ratio_to_in_process": round(t_in / t, 3), "identical_output": same}
-                print(json.dumps(chains), flush=True)
-            res["chain"] = chains
+            res["chain"] = _chains(folder, basis, srv.url, args.events,
+                                   args.block_size)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
 
