@@ -45,6 +45,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gpsa.actors.root_out",
     "gpsa.actors.summary",
     "gpsa.actors.redis_io",
+    "gpsa.actors.sorter",
+    "gpsa.actors.builder",
+    "gpsa.actors.ancillary",
 )
 
 ENV_DISABLE_AUTOLOAD = "GPSA_DISABLE_PLUGIN_AUTOLOAD"

@@ -1,4 +1,4 @@
-"""Pass-through of frames gpsa does not decode: known keys without a codec (data:eb, data:ranc1,
+"""Pass-through of frames gpsa does not decode: known keys without a codec (data:eb, data:ranc0,
 conf:psa, …) and, when kept, unknown keys. The complete frames (key included) are kept as bytes,
 so writing them back reproduces the input exactly."""
 
