@@ -32,6 +32,8 @@ def encode_sequence(values: Mapping[str, Any], key_sequence: np.ndarray, ctx: Co
         codec = ctx.registry.for_decode(name, k, ctx.keys) if name else ctx.registry.raw
         if codec is None:
             raise BlockError(f"no codec to write frames with key {label}")
+        if isinstance(values[label], ctx.registry.raw.value_type):
+            codec = ctx.registry.raw  # frames kept as bytes (e.g. a foreign layout): as read
         if not isinstance(values[label], codec.value_type):
             raise BlockError(f"{label}: the key table reads it with a codec for "
                              f"{codec.value_type.__name__}, got {type(values[label]).__name__}")

@@ -75,16 +75,23 @@ def test_blocks_and_channel_count_changes() -> None:
         AncillaryFrames.concat([a, b])
 
 
-def test_bad_length_is_named() -> None:
+def test_a_foreign_layout_is_kept_as_bytes_and_refused_by_the_merger() -> None:
+    """A real ancillary DAQ's data:ranc1 frames (another layout) are read as raw bytes and
+    written back unchanged, as before gpsa had this codec; the merger names what it got."""
+    from gpsa.adf import RawFrames
+    from gpsa.globallevel.merger import EventMerger
+
     raw = bytearray(encode(frames(3, 2)))  # frames of 32 bytes
     struct.pack_into("<H", raw, 32 + 20, 3)  # second frame: its payload now says 3 channels
-    with pytest.raises(AdfError, match=r"byte offset 32: .*data:ranc1 frame length 32 does not "
-                                       r"match 20 \+ 4 \+ 4·n_channels \(3\) = 36"):
-        read_all(bytes(raw))
+    back = read_all(bytes(raw))
+    assert isinstance(back.values["data:ranc1"], RawFrames)
+    assert encode(back.values["data:ranc1"]) == bytes(raw)
     short = bytearray(encode(frames(1, 0)))
-    struct.pack_into("<I", short, 0, 22)
-    with pytest.raises(AdfError, match="shorter than its 24-byte fixed part"):
-        read_all(bytes(short[:22]))
+    struct.pack_into("<I", short, 0, 22)  # shorter than the fixed part
+    kept = read_all(bytes(short[:22])).values["data:ranc1"]
+    assert isinstance(kept, RawFrames) and encode(kept) == bytes(short[:22])
+    with pytest.raises(BlockError, match="expected BuiltEvents or AncillaryFrames, got RawFrames"):
+        EventMerger(window=10).push(kept)
 
 
 def test_validation_names_the_field() -> None:
@@ -119,3 +126,23 @@ def test_registered_in_the_registry_and_the_catalogue() -> None:
         w.write(AncillaryFrames(**frames(2, 2)._take_rows(slice(None)), key="data:ranc0"))
     back = read_all(buf.getvalue(), registry=reg).values["data:ranc0"]
     assert back.key == "data:ranc0" and len(back) == 2
+
+
+def test_a_foreign_layout_inside_a_composite_frame_round_trips() -> None:
+    """event:data frames holding a foreign data:ranc1 sub-frame are written back unchanged."""
+    from gpsa.adf import KeyTable, RawFrames
+    from gpsa.adf.codecs import CompositeFrames
+
+    keys = KeyTable.agata_file()
+    raw = bytearray(encode(frames(2, 2)))
+    struct.pack_into("<H", raw, 20, 7)  # first frame's payload says 7 channels: not gpsa's
+    sub = read_all(bytes(raw)).values["data:ranc1"]
+    assert isinstance(sub, RawFrames)
+    comp = CompositeFrames.build("event:data", {"data:ranc1": sub},
+                                 {"data:ranc1": np.array([0, 1])},
+                                 {"data:ranc1": keys.value_of("data:ranc1")},
+                                 np.array([5, 6], np.uint32), np.array([100, 200], np.uint64))
+    data = encode(comp)
+    back = read_all(data).values["event:data"]
+    assert isinstance(back.children["data:ranc1"], RawFrames)
+    assert back.children["data:ranc1"].equals(sub) and encode(back) == data

@@ -10,23 +10,29 @@ a small one for its simulated ancillary producer and the event merger (FORMATS.m
 Frame length = 20 + 4 + 4c. Event number and timestamp (10 ns ticks, the ancillary DAQ's own
 clock) are in the frame key. For a given ``c`` the frame has a fixed size, so a block decodes
 through one structured dtype (zero-copy when the frames are back to back); a block holds one
-channel count: where ``c`` changes the reader starts a new block. The codec is registered for
+channel count: where ``c`` changes the reader starts a new block. Frames whose lengths do not
+fit this layout (a real ancillary DAQ's data:ranc1) are kept as raw bytes and written back
+unchanged, as before this codec existed. The codec is registered for
 ``data:ranc1`` (the merger's input); ``AncillaryCodecV1("data:ranc0")`` serves another key.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from gpsa.adf.codecs.raw import RawCodec, RawFrames
 from gpsa.adf.codecs.registry import Context, Encoded, FrameCut, FrameSet
 from gpsa.adf.header import HEADER_SIZE, KEY_DTYPE, gather_rows
 from gpsa.block import _Table
 from gpsa.errors import BlockError
+
+log = logging.getLogger(__name__)
 
 RANC_HEAD = np.dtype([("n_channels", "<u2"), ("status", "<u2")])
 DEFAULT_KEY = "data:ranc1"
@@ -102,30 +108,32 @@ class AncillaryCodecV1:
 
     def __init__(self, name: str = DEFAULT_KEY) -> None:
         self.name = name
+        self.foreign_blocks = 0
 
     def accepts(self, value: AncillaryFrames) -> bool:
         return value.key == self.name
 
-    def decode(self, frames: FrameSet) -> AncillaryFrames:
+    def decode(self, frames: FrameSet) -> AncillaryFrames | RawFrames:
+        """The frames as :class:`AncillaryFrames`; frames of another layout (an AGATA
+        ancillary DAQ's own data:ranc1) are kept as bytes (:class:`RawFrames`, written back
+        unchanged, counted in ``foreign_blocks``) — a consumer that needs gpsa's layout (the
+        event merger) refuses them with a one-line error naming the type it got."""
         fs = frames
-        short = np.flatnonzero(fs.payload_sizes < RANC_HEAD.itemsize)
-        n_ok = int(short[0]) if short.size else len(fs)
-        heads = gather_rows(fs.buf, fs.starts[:n_ok] + HEADER_SIZE, RANC_HEAD.itemsize)
-        c = heads.view(RANC_HEAD).reshape(-1)["n_channels"].astype(np.int64)
-        bad = np.flatnonzero(fs.lengths[:n_ok] != frame_length(c))
-        error = int(bad[0]) if bad.size else (int(short[0]) if short.size else len(fs))
-        change = np.flatnonzero(c != c[:1])
-        if change.size and int(change[0]) < error:
-            raise FrameCut(int(change[0]))  # new channel count: a new block, not an error
-        if error < len(fs):
-            if bad.size and error == int(bad[0]):
-                why = (f"does not match 20 + 4 + 4·n_channels ({int(c[error])}) = "
-                       f"{int(frame_length(c[error]))}")
-            else:
-                why = "is shorter than its 24-byte fixed part"
-            raise FrameCut(error, f"{self.name} frame length {int(fs.lengths[error])} {why}")
         if len(fs) == 0:
             return AncillaryFrames.empty(key=self.name)
+        short = fs.payload_sizes < RANC_HEAD.itemsize
+        heads = gather_rows(fs.buf, fs.starts + HEADER_SIZE, RANC_HEAD.itemsize) \
+            if not short.any() else None
+        c = None if heads is None else heads.view(RANC_HEAD).reshape(-1)["n_channels"].astype(
+            np.int64)
+        if c is None or np.any(fs.lengths != frame_length(c)):
+            self.foreign_blocks += 1
+            log.debug("%s: %d frame(s) not in gpsa's v1 layout kept as raw bytes", self.name,
+                      len(fs))
+            return RawCodec().decode(fs)
+        change = np.flatnonzero(c != c[:1])
+        if change.size:
+            raise FrameCut(int(change[0]))  # new channel count: a new block, not an error
         rows = fs.fixed_rows(frame_dtype(int(c[0])))
         return AncillaryFrames(rows["timestamp"].astype(np.uint64),
                                rows["event_number"].astype(np.uint32),
