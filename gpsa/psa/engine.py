@@ -37,7 +37,14 @@ from gpsa.basis.model import Basis
 from gpsa.block import CrystalBlock, PsaBlock, PsaEvents, PsaHits
 from gpsa.device import Device, select_device
 from gpsa.errors import ConfigError
-from gpsa.psa.loop import Hits, SearchDriver, ranks, residual_loop, select_hits
+from gpsa.psa.loop import (
+    Hits,
+    SearchDriver,
+    masked_segments,
+    ranks,
+    residual_loop,
+    select_hits,
+)
 from gpsa.psa.masks import build_mask
 from gpsa.psa.segments import SegmentTable, build_segment_tables
 from gpsa.psa.settings import PsaSettings
@@ -141,8 +148,9 @@ class GridSearchPSA:
 
     def search(self, block: CrystalBlock) -> tuple[Hits, np.ndarray, np.ndarray, np.ndarray,
                                                    np.ndarray]:
-        """The grid search of a block: (hits, measured window (n, 37, K), hit segments (n, 37)
-        bool, integer T0 (n,), per-event status)."""
+        """The grid search of a block: (hits, measured window (n, 37, K), masked hit segments
+        (n, 37) bool (:func:`~gpsa.psa.loop.masked_segments`), integer T0 (n,), per-event
+        status)."""
         s = self.settings
         if block.n_channels < 37:
             raise ConfigError(f"psa: blocks need >= 37 channels (36 segments + core), "
@@ -151,8 +159,7 @@ class GridSearchPSA:
         window = measured_window(block.traces, t0i, s.sample_offset, s.samples)
         ev, seg, energy, ev_status = select_hits(block.energies[:, :36], s, self.tables)
         hits = self._initial_hits(ev, seg, energy)
-        hit_set = np.zeros((len(block), 37), bool)
-        hit_set[ev, seg] = True
+        hit_set = masked_segments(len(block), ev, seg, energy, s)
         with blas_threads():
             residual_loop(hits, window, self.basis_window, self.tables, hit_set, self.driver, s)
         return hits, window, hit_set, t0i, ev_status

@@ -81,9 +81,20 @@ def ranks(event: np.ndarray) -> np.ndarray:
     return (np.arange(event.size) - first).astype(np.int64)
 
 
+def masked_segments(n_events: int, event: np.ndarray, segment: np.ndarray,
+                    energy: np.ndarray, settings: PsaSettings) -> np.ndarray:
+    """(n, 37) bool: the hit segments whose channels are left out of the other hits' masks
+    (with ``mask_other_hits``): those above ``mask_above_kev`` (every hit when it is 0)."""
+    out = np.zeros((n_events, 37), bool)
+    keep = energy > settings.mask_above_kev if settings.mask_above_kev > 0 else slice(None)
+    out[event[keep], segment[keep]] = True
+    return out
+
+
 def channel_weights(hit_set: np.ndarray, events: np.ndarray, segment: int,
                     channels: np.ndarray, mask_other_hits: bool) -> np.ndarray:
-    """(m, C) float32 0/1: a channel is off when it is another hit segment of the event."""
+    """(m, C) float32 0/1: a channel is off when it is another masked hit segment of the event
+    (``hit_set``: :func:`masked_segments`)."""
     w = np.ones((events.size, channels.size), np.float32)
     if mask_other_hits:
         other = hit_set[events][:, channels] & (channels != segment)[None, :]

@@ -69,6 +69,11 @@ class PsaSettings:
         "(from Python also a (36, 37) boolean matrix, row = hit segment)", choices=MASK_NAMES)
     mask_other_hits: bool = _setting(
         True, "leave the channels of the event's other hit segments out of a segment's mask")
+    mask_above_kev: float = _setting(
+        0.0, "mask_other_hits: leave out the channels of the other hits above this energy only, "
+        "keV (0 = of every other hit); a lower-energy hit segment, e.g. a noise fluctuation "
+        "just above the net-charge threshold, then stays in its neighbours' comparison (its "
+        "model still subtracted); 50 measured in the README", min=0.0)
     samples: int = _setting(
         40, "samples compared per channel, from T0 + sample_offset (must fit in the basis)",
         min=1)
@@ -150,6 +155,7 @@ class PsaSettings:
         _check_int("ags_keep", self.ags_keep, lo=1)
         _check_real("fine_radius_mm", self.fine_radius_mm, lo=0.0)
         _check_real("threshold_kev", self.threshold_kev, lo=0.0)
+        _check_real("mask_above_kev", self.mask_above_kev, lo=0.0)
         _check_int("iterations", self.iterations, lo=1)
         _check_int("max_segments", self.max_segments, lo=1)
         _check_real("coarse_only_below_kev", self.coarse_only_below_kev, lo=0.0)

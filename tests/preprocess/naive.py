@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 
-def trapezoid_max(x: np.ndarray, rise: int, gap: int, tau: float) -> float:
+def trapezoid(x: np.ndarray, rise: int, gap: int, tau: float) -> list[float]:
+    """T[n] of every sample n (see gpsa.preprocess.trapezoid)."""
     a = math.exp(-1.0 / tau) if tau > 0 else 1.0
     y = []
     acc = 0.0
@@ -18,12 +19,24 @@ def trapezoid_max(x: np.ndarray, rise: int, gap: int, tau: float) -> float:
     def at(i: int) -> float:
         return y[max(i, 0)]
 
-    best = -math.inf
+    out = []
     for n in range(len(x)):
         lead = sum(at(j) for j in range(n - rise + 1, n + 1))
         lag = sum(at(j) for j in range(n - 2 * rise - gap + 1, n - rise - gap + 1))
-        best = max(best, (lead - lag) / rise)
-    return best
+        out.append((lead - lag) / rise)
+    return out
+
+
+def trapezoid_max(x: np.ndarray, rise: int, gap: int, tau: float) -> float:
+    return max(trapezoid(x, rise, gap, tau))
+
+
+def trapezoid_at(x: np.ndarray, rise: int, gap: int, tau: float, t0: float) -> float:
+    """T at the end of the flat top for a step at ``t0`` (clipped), the maximum for NaN."""
+    if math.isnan(t0):
+        return trapezoid_max(x, rise, gap, tau)
+    n = min(max(math.floor(t0 + 0.5) + rise + gap - 1, 0), len(x) - 1)
+    return trapezoid(x, rise, gap, tau)[n]
 
 
 def cfd(x: np.ndarray, fraction: float, delay: int, threshold: float) -> float:
