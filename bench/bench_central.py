@@ -8,19 +8,19 @@
 * **chain** — the same simulated crystal run in-process (simulator → preprocess → PSA → post-PSA
   → ADF file) and cut by two streams (… → preprocess → stream → ``gpsa worker psa`` × W →
   stream → post-PSA → ADF file), every part a real ``gpsa`` process started together; wall time
-  from the first start to the last exit, events/s and the ratio, for W = 1 and 2. Each path
-  runs N/2 and N events: the difference gives the marginal events/s (a long run's rate) and
-  the fixed cost of a run (process starts, imports, numba caches, first-block latency: three
-  processes instead of one). Correctness: the Redis path's file must equal the in-process file
-  byte for byte.
+  from the first start to the last exit, events/s and the ratio, for W = 1 and 2, on the real
+  2 mm basis (``--basis toy`` for a 6 mm toy); the three runs are repeated in turn
+  (``--repeats``) and the median ratio reported, since a shared machine's load moves between
+  runs. Correctness: the Redis path's file must equal the in-process file byte for byte.
 
-    python bench/bench_central.py [--out bench/results/central.json] [--events 20000]
+    python bench/bench_central.py [--out bench/results/central.json] [--events 10000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -139,55 +139,57 @@ def _wall(cmds: list[list[str]]) -> float:
     return time.perf_counter() - t0
 
 
-def _marginal(t_half: float, t_full: float, events: int) -> dict[str, float]:
-    """Events/s of the second half of the events (the run with N minus the run with N/2), and
-    the fixed cost (process starts, imports, compile caches, the first block's latency)."""
-    rate = (events - events // 2) / max(t_full - t_half, 1e-9)
-    return {"marginal_events_per_s": round(rate), "fixed_seconds": round(t_full - events / rate, 2)}
-
-
-def _chains(folder: Path, basis: Path, url: str, events: int, block: int) -> dict[str, Any]:
-    """In-process vs Redis path with 1 and 2 PSA workers, each at N/2 and N events."""
-    def redis_path(n_events: int, workers: int) -> float:
-        run = f"w{workers}n{n_events}"  # a run name per round: the streams of a round are its own
-        _, split, merge = _files(folder, basis, n_events, block, run)
+def _chains(folder: Path, basis: Path, url: str, events: int, block: int,
+            repeats: int) -> dict[str, Any]:
+    """In-process vs Redis path with 1 and 2 PSA workers, run in turn ``repeats`` times (a
+    shared machine's load changes between runs: the ratios of one round are compared, and
+    their median reported)."""
+    def redis_path(workers: int, rep: int) -> float:
+        run = f"w{workers}r{rep}"  # a run name per round: the streams of a round are its own
+        _, split, merge = _files(folder, basis, events, block, run)
         cmds = [[*GPSA, "worker", "psa", "--crystal", "00A", "--basis", str(basis), "--redis",
                  url, "--run", run, "--dir", str(folder / f"{run}-{i}"), "-q"]
                 for i in range(workers)]
         return _wall([[*GPSA, "run", str(split), "-q", "--redis", url], *cmds,
                       [*GPSA, "run", str(merge), "-q", "--redis", url]])
 
-    def in_process(n_events: int) -> float:
-        inproc, _, _ = _files(folder, basis, n_events, block)
-        return _wall([[*GPSA, "run", str(inproc), "-q"]])
-
-    in_process(block)  # warm-up: numba caches
-    half = events // 2
-    t_in = {n: in_process(n) for n in (half, events)}
+    inproc, _, _ = _files(folder, basis, events, block)
+    _wall([[*GPSA, "run", str(inproc), "-q"]])  # warm-up: numba caches
     ref = (folder / "inproc/00A/psa.adf").read_bytes()
-    base = _marginal(t_in[half], t_in[events], events)
-    chains: dict[str, Any] = {"in_process_seconds": round(t_in[events], 2),
-                              "in_process_events_per_s": round(events / t_in[events]),
-                              "in_process": base}
+    rounds = []
+    for rep in range(repeats):
+        t_in = _wall([[*GPSA, "run", str(inproc), "-q"]])
+        row: dict[str, Any] = {"in_process_seconds": round(t_in, 2)}
+        for n in (1, 2):
+            t = redis_path(n, rep)
+            row[f"redis_{n}_workers_seconds"] = round(t, 2)
+            row[f"redis_{n}_workers_ratio"] = round(t_in / t, 3)
+            row[f"redis_{n}_workers_identical"] = \
+                ref == (folder / "merge/00A/psa.adf").read_bytes()
+        rounds.append(row)
+        print(json.dumps(row), flush=True)
+    chains: dict[str, Any] = {"rounds": rounds, "in_process_events_per_s": round(
+        events / statistics.median(r["in_process_seconds"] for r in rounds))}
     for n in (1, 2):
-        t = {m: redis_path(m, n) for m in (half, events)}
-        same = ref == (folder / "merge/00A/psa.adf").read_bytes()
-        marg = _marginal(t[half], t[events], events)
+        ratios = [r[f"redis_{n}_workers_ratio"] for r in rounds]
         chains[f"redis_{n}_workers"] = {
-            "seconds": round(t[events], 2), "events_per_s": round(events / t[events]),
-            "ratio_to_in_process": round(t_in[events] / t[events], 3), **marg,
-            "marginal_ratio_to_in_process": round(marg["marginal_events_per_s"]
-                                                  / base["marginal_events_per_s"], 3),
-            "identical_output": same}
-        print(json.dumps(chains), flush=True)
+            "events_per_s": round(events / statistics.median(
+                r[f"redis_{n}_workers_seconds"] for r in rounds)),
+            "ratio_to_in_process_median": round(statistics.median(ratios), 3),
+            "ratio_min_max": [min(ratios), max(ratios)],
+            "identical_output": all(r[f"redis_{n}_workers_identical"] for r in rounds)}
     return chains
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--out", default="bench/results/central.json")
-    ap.add_argument("--events", type=int, default=20000)
+    ap.add_argument("--events", type=int, default=10000)
     ap.add_argument("--block-size", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--basis", choices=("toy", "real"), default="real",
+                    help="chain basis: the real 2 mm crystal A basis (bases/cache, made on first "
+                    "use) or a 6 mm toy")
     args = ap.parse_args()
     from gpsa.basis.io import write_basis
     from gpsa.bench.toy import ToyCrystal, toy_basis
@@ -197,14 +199,21 @@ def main() -> None:
                            "events": args.events, "block_size": args.block_size}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        basis = folder / "toy6.h5"
-        write_basis(basis, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
+        if args.basis == "real":
+            from gpsa.bench.sources import CACHE, real_source
+
+            real_source()  # generated into the cache on first use
+            basis = (CACHE / "gpsa_A_2mm.h5").resolve()
+        else:
+            basis = folder / "toy6.h5"
+            write_basis(basis, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
+        res["chain_basis"] = str(basis)
         with LocalRedis(folder / "redis") as srv:
             res["transport"] = [transport(srv.url, size, aof=aof) for aof in (True, False)
                                  for size in (8 << 10, 64 << 10, 256 << 10)]
             print(json.dumps(res["transport"]), flush=True)
             res["chain"] = _chains(folder, basis, srv.url, args.events,
-                                   args.block_size)
+                                   args.block_size, args.repeats)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
 
