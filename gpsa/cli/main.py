@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "gpsa.cli.redis_cmd",
     "gpsa.cli.batch",
     "gpsa.cli.worker",
+    "gpsa.cli.trigger",
 ]
 
 

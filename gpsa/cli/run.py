@@ -23,6 +23,7 @@ from gpsa.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from gpsa.config.resolve import RunConfig
+    from gpsa.runtime.global_run import GlobalResult
     from gpsa.runtime.modes import RunReport
     from gpsa.runtime.stats import ChainResult
 
@@ -60,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
     for c in cfg.crystals.values():
         c.device = device
     with central_memory(cfg, args.redis):
-        for warning in preflight(cfg):
+        warnings = preflight(cfg)
+        if cfg.global_chain is not None:
+            from gpsa.runtime.global_run import check_global
+
+            warnings += check_global(cfg.global_chain)
+        for warning in warnings:
             print(f"gpsa: warning: {warning}", file=sys.stderr)
         jobs = args.jobs
         if args.mode == "parallel":
@@ -97,21 +103,36 @@ def execute(cfg: RunConfig, *, mode: str = "simple", jobs: int = 1, quiet: bool 
     from gpsa.runtime.signals import exit_code_for, graceful_stop
 
     stop = threading.Event()
-    with graceful_stop(stop) as received, progress_for(list(cfg.crystals), quiet=quiet) as prog:
-        if mode == "parallel":
-            report = run_parallel(cfg, jobs=jobs, stop=stop, progress=prog)
-        else:
-            report = run_simple(cfg, stop=stop, progress=prog)
+    glob: GlobalResult | None = None
+    with graceful_stop(stop) as received:
+        with progress_for(list(cfg.crystals), quiet=quiet) as prog:
+            if mode == "parallel":
+                report = run_parallel(cfg, jobs=jobs, stop=stop, progress=prog)
+            else:
+                report = run_simple(cfg, stop=stop, progress=prog)
+        if cfg.global_chain is not None:  # then the global chain, over what completed
+            from gpsa.runtime.global_run import run_global
+
+            glob = run_global(cfg.global_chain, {o.crystal: o.status for o in report.outcomes},
+                              stop=stop)
     if as_json:
-        print_json({"wall_seconds": report.wall_seconds, "crystals": [
+        summary = {"wall_seconds": report.wall_seconds, "crystals": [
             {"crystal": o.crystal, "status": o.status, "error": o.error,
-             "result": o.result.to_dict() if o.result else None} for o in report.outcomes]})
+             "result": o.result.to_dict() if o.result else None} for o in report.outcomes]}
+        if glob is not None:
+            summary["global"] = {**glob.to_dict(), "summary": str(glob.summary_path)}
+        print_json(summary)
     else:
         print_summary(report)
+        if glob is not None:
+            print_global_summary(glob)
     for o in report.outcomes:
         if o.error:
             print(f"gpsa: error: {o.error}", file=sys.stderr)
-    return report.exit_code or exit_code_for(received)
+    if glob is not None and glob.error and glob.status == "failed":
+        print(f"gpsa: error: {glob.error}", file=sys.stderr)
+    return (report.exit_code or (glob.exit_code if glob is not None else 0)
+            or exit_code_for(received))
 
 
 def print_summary(report: RunReport) -> None:
@@ -136,6 +157,47 @@ def print_summary(report: RunReport) -> None:
     total = sum(o.result.events_out for o in report.outcomes if o.result)
     rate = total / report.wall_seconds if report.wall_seconds else 0.0
     print_line(f"{total} events in {report.wall_seconds:.2f} s ({rate:,.0f} events/s)")
+
+
+def print_global_summary(res: GlobalResult) -> None:
+    """The global step's counters as AGATA prints them: frames per crystal into the sorter
+    (late, out of order), events by fold, the merger's events, every stage's counters."""
+    c = res.counters
+    sorter = c.get("sorter", {})
+    cols = ("frames_in", "late", "out_of_order", "gaps", "wraps")
+    print_table("Global inputs (time sorter)", ["crystal", "status", "frames in", "late",
+                                                "out of order", "gaps", "wraps"],
+                [[i.crystal, i.status if i.used else f"missing ({i.reason})",
+                  *(sorter.get(f"{k}_per_crystal", {}).get(i.crystal, "-") for k in cols)]
+                 for i in res.inputs])
+    builder = c.get("builder")
+    if builder:
+        print_table("Events built by fold", ["fold", "events"],
+                    [[k, v] for k, v in builder["events_by_fold"].items()])
+        print_line(f"{builder['stage']}: {builder['events_built']:,} events built, "
+                   f"{builder['events_rejected_min_fold']:,} rejected by MinFold, "
+                   f"{builder['events_out']:,} passed on")
+    merger = c.get("merger")
+    if merger:
+        print_line(f"{merger['stage']}: {merger['events_merged']:,} merged, "
+                   f"{merger['events_agata_only']:,} AGATA only, "
+                   f"{merger['events_ancillary_only']:,} ancillary only, "
+                   f"{merger['events_rejected_min_fold']:,} rejected by MinFold, "
+                   f"{merger['events_out']:,} passed on")
+    for key, value in c.get("trigger", {}).items():
+        print_line(f"trigger {key}: {value:,}")
+    print_table("Global stages", ["stage", "actor", "kind", "blocks in", "events in",
+                                  "blocks out", "events out", "busy s"],
+                [[s.label, s.actor, s.kind, s.blocks_in, s.events_in, s.blocks_out,
+                  s.events_out, f"{s.busy_seconds:.3f}"] for s in res.stages])
+    for s in res.stages:
+        counts = {k: v for k, v in s.counters.items() if v}
+        if counts:
+            print_line(f"global {s.label}: " + ", ".join(
+                f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()))
+    how = (f"flushed without {', '.join(res.missing)}" if res.flushed else "every crystal")
+    print_line(f"global step {res.status} ({how}) in {res.wall_seconds:.2f} s -> "
+               f"{res.summary_path}")
 
 
 def _actor_rows(results: Iterable[ChainResult]) -> list[list[object]]:

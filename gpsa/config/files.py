@@ -53,6 +53,10 @@ actors' own ``.conf`` files (producer, preprocessing, PSA, post-PSA) and AGATA's
 and cross-talk formats are not public, so gpsa reads its own TOML keys and its own documented
 tables instead (``docs/conf-folders.md``).
 
+**Global stages** (``[[global]]`` tables, after the ``[[stage]]`` ones) describe the global
+chain run once over every crystal's output (:mod:`gpsa.config.global_stages`); they take no
+per-crystal overrides.
+
 **Unknown keys name file and line.** Each :class:`Layer` remembers its file and table, so
 :mod:`gpsa.config.resolve` reports an unknown key of the ``[run]`` table, of a ``[[stage]]`` or
 of an override table as ``FILE:LINE: stage 'psa': unknown key 'serach' (did you mean
@@ -76,7 +80,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TOP_LEVEL_KEYS = ("run", "stage", "crystal")
+TOP_LEVEL_KEYS = ("run", "stage", "crystal", "global")
 RUN_FILE_NAMES = ("run.toml", "gpsa.toml")
 #: The configuration folder inside an AGATA-style run folder (``run_XXXX/Conf``).
 CONF_FOLDER = "Conf"
@@ -112,6 +116,8 @@ class RawConfig:
     run: dict[str, Any]
     stages: list[Layer]
     overrides: dict[str, dict[str, list[Layer]]] = field(default_factory=dict)  # crystal→stage
+    #: the ``[[global]]`` tables: the global chain, run once over every crystal's output
+    global_stages: list[Layer] = field(default_factory=list)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -158,6 +164,11 @@ def _read_file(path: Path) -> RawConfig:
     raw = RawConfig(source=path, base_dir=base, run=dict(run),
                     stages=[Layer(dict(s), f"{src}: stage {i + 1}", base, path, ("stage", i))
                             for i, s in enumerate(stages)])
+    globals_ = data.get("global", [])
+    if not isinstance(globals_, list) or not all(isinstance(s, dict) for s in globals_):
+        raise ConfigError(f"{src}: 'global' must be an array of tables ([[global]])")
+    raw.global_stages = [Layer(dict(s), f"{src}: global stage {i + 1}", base, path,
+                               ("global", i)) for i, s in enumerate(globals_)]
     crystals = data.get("crystal", {})
     if not isinstance(crystals, dict):
         raise ConfigError(f"{src}: 'crystal' must be a table of tables ([crystal.00A.<stage>])")

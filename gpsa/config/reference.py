@@ -140,9 +140,13 @@ def run_file_page(catalogue: Any = None) -> str:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     rows += [STAGE_KEY_ROWS.get(key, f"| `{key}` | | | (undocumented) |").format(threaded=threaded)
              for key in STAGE_KEYS]
+    from gpsa.config.global_stages import GLOBAL_STAGE_KEYS
+
+    grows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    grows += [GLOBAL_KEY_ROWS[key] for key in GLOBAL_STAGE_KEYS]
     return PAGE.format(
         regenerate=REGENERATE, run_table=param_table(RunSettings.params()),
-        stage_table="\n".join(rows) + "\n",
+        stage_table="\n".join(rows) + "\n", global_table="\n".join(grows) + "\n",
         run_file_names=" or ".join(f"`{n}`" for n in RUN_FILE_NAMES), conf=CONF_FOLDER,
         actors=actor_reference(cat, level=3)).rstrip() + "\n"
 
@@ -155,6 +159,14 @@ STAGE_KEY_ROWS = {
     "workers": "| `workers` | int | `1` | threads running the stage at once, >= 1; above 1 only "
                "for thread-safe filters ({threaded}); blocks leave the stage in the order they "
                "came |",
+}
+
+#: Rows of the keys every global stage takes (``gpsa.config.global_stages.GLOBAL_STAGE_KEYS``).
+GLOBAL_KEY_ROWS = {
+    "actor": "| `actor` | str | **required** | registered actor name: a global actor, producer or "
+             "consumer (below) |",
+    "name": "| `name` | str | the actor name | the stage's name, unique in the global chain; "
+            "blocks it emits reach the next stage with this `source` |",
 }
 
 
@@ -202,7 +214,8 @@ path = "psa.adf"                # relative output paths: in out/<crystal>/
 basis = "bases/B-2mm.h5"
 ```
 
-A file has three top-level keys and no others: `[run]`, `[[stage]]` and `[crystal]`.
+A file has four top-level keys and no others: `[run]`, `[[stage]]`, `[crystal]` and
+`[[global]]`.
 Values are TOML: `int` is an integer, `float` a number (an integer is accepted), `bool` is
 `true`/`false` (not 0/1), `str` and paths are strings, `list[...]` is an array. A setting whose
 default is "unset" is optional: leave it out.
@@ -225,6 +238,18 @@ filters, then one or more consumers (anything else is an error naming the stage)
 belong to every stage; all the others are the settings of its actor (tables below).
 
 {stage_table}
+## `[[global]]`
+
+The `[[global]]` tables, after the `[[stage]]` ones, are the **global chain**: `gpsa run` runs
+every crystal's chain, then this one over the data:psa files they wrote (each crystal's first
+`adf-writer`), with outputs in `<output>/global/` and a summary `gpsa-global.json` there
+([the global level](global-level.md#a-global-run)). The first table is a global actor (it gets
+every crystal's blocks; normally `time-sorter`), then global actors and producers (a producer,
+e.g. `ancillary-simulator`, feeds the next global actor), then one or more consumers (e.g.
+`event-writer`). A global table takes these keys and its actor's settings; `workers` and
+per-crystal tables do not apply.
+
+{global_table}
 ## Per-crystal settings
 
 A table `[crystal.<crystal>.<stage name>]` changes settings of one stage for one crystal: each

@@ -20,6 +20,7 @@ from gpsa.config.params import Configurable, Param, _suggest
 from gpsa.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - gpsa.runtime.actor imports gpsa.config
+    from gpsa.config.global_stages import GlobalConfig
     from gpsa.runtime.actor import Actor
 
 STAGE_KEYS = ("actor", "name", "workers")
@@ -101,6 +102,8 @@ class RunConfig:
     source: Path
     settings: dict[str, Any]
     crystals: dict[str, CrystalConfig] = field(default_factory=dict)
+    #: the ``[[global]]`` chain (:mod:`gpsa.config.global_stages`), None when there is none
+    global_chain: GlobalConfig | None = None
 
 
 def _safe(url: str) -> str:
@@ -194,6 +197,10 @@ def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
             crystal=crystal, stages=stages, output_dir=out_root / crystal,
             config_dir=raw.base_dir, device=run["device"], queue_size=run["queue_size"],
             source=str(raw.source), stop_timeout=run["stop_timeout"], redis=run["redis"])
+    if raw.global_stages:
+        from gpsa.config.global_stages import resolve_global
+
+        result.global_chain = resolve_global(raw, result.crystals, out_root, run["device"], cat)
     return result
 
 

@@ -36,7 +36,8 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 
 @dataclass(frozen=True)
 class Entry:
-    """One registration. ``kind`` is an actor kind, ``"psa"``, ``"codec"`` or ``"basis-reader"``."""
+    """One registration. ``kind`` is an actor kind, ``"psa"``, ``"codec"``, ``"basis-reader"``
+    or ``"trigger-condition"``."""
 
     kind: str
     name: str
@@ -52,6 +53,7 @@ class Catalogue:
     psa_algorithms: dict[str, Entry] = field(default_factory=dict)
     codecs: dict[tuple[str, int], Entry] = field(default_factory=dict)  # (key name, version)
     basis_readers: dict[str, Entry] = field(default_factory=dict)  # by suffix
+    trigger_conditions: dict[str, Entry] = field(default_factory=dict)
 
     def actor(self, name: str, where: str = "actor") -> type[Actor]:
         """The actor class registered as ``name``; ConfigError naming ``where`` otherwise."""
@@ -64,6 +66,14 @@ class Catalogue:
             raise ConfigError(f"{where}: unknown PSA algorithm {name!r}"
                               f"{_known(name, self.psa_algorithms)}")
         return self.psa_algorithms[name].obj
+
+    def trigger_condition(self, name: str, where: str = "conditions") -> Any:
+        """The :class:`gpsa.globallevel.trigger_conditions.TriggerCondition` registered as
+        ``name``; ConfigError naming ``where`` otherwise."""
+        if name not in self.trigger_conditions:
+            raise ConfigError(f"{where}: unknown trigger condition {name!r}"
+                              f"{_known(name, self.trigger_conditions)}")
+        return self.trigger_conditions[name].obj
 
     def basis_reader(self, path: Path) -> Callable[[Path], Any] | None:
         """The reader registered for ``path``'s suffix, or None."""
@@ -84,6 +94,7 @@ class Catalogue:
         yield from self.actors.values()
         yield from self.psa_algorithms.values()
         yield from self.codecs.values()
+        yield from self.trigger_conditions.values()
         seen: set[int] = set()
         for e in self.basis_readers.values():
             if id(e) not in seen:
@@ -155,6 +166,21 @@ def build_catalogue(pm: GpsaPluginManager) -> Catalogue:
         for suffix in suffixes:
             _add(cat.basis_readers, suffix, entry, "basis reader for suffix")
 
+    def conditions(plugin: str, name: Any, func: Any, *, params: Iterable[str] = ()) -> None:
+        from gpsa.globallevel.trigger_conditions import TriggerCondition, check_params
+
+        name = _check_name(name, plugin, "trigger condition")
+        if not callable(func):
+            raise PluginError(f"plugin {plugin!r}: trigger condition {name!r} is not callable")
+        try:
+            cond = TriggerCondition(name, func, check_params(name, list(params)))
+        except ConfigError as exc:
+            raise PluginError(f"plugin {plugin!r}: {exc}") from None
+        doc = (getattr(func, "__doc__", None) or "").strip().split("\n", 1)[0]
+        _add(cat.trigger_conditions, name, Entry("trigger-condition", name, cond, plugin, doc,
+                                                 {"params": list(cond.params)}),
+             "trigger condition")
+
     # Registrations are staged and checked after every hook ran, so that a third-party plugin
     # whose hook raises is skipped whole (one warning, see GpsaPluginManager.skip_broken).
     staged: list[tuple[str, Callable[..., None], tuple[Any, ...], dict[str, Any]]] = []
@@ -162,7 +188,8 @@ def build_catalogue(pm: GpsaPluginManager) -> Catalogue:
     for hookname, handler in (("gpsa_register_actors", actors),
                               ("gpsa_register_psa_algorithms", psa),
                               ("gpsa_register_codecs", codecs),
-                              ("gpsa_register_basis_readers", readers)):
+                              ("gpsa_register_basis_readers", readers),
+                              ("gpsa_register_trigger_conditions", conditions)):
         caller = getattr(pm.hook, hookname)
         for impl in list(caller.get_hookimpls()):  # registration order: built-ins first
             if impl.plugin_name in broken:

@@ -90,6 +90,23 @@ def gpsa_register_basis_readers(register: Callable[..., None]) -> None:
     """
 
 
+@hookspec
+def gpsa_register_trigger_conditions(register: Callable[..., None]) -> None:
+    """Register soft-trigger conditions, selected by name in the ``trigger`` and
+    ``trigger-gate`` stages (``conditions = ["fold", NAME]``: every condition must hold).
+
+    Called: once, when the catalogue is first built.
+
+    :param register: call ``register(name, condition, params=())``. ``condition(timestamps,
+        crystals, energies, offsets, **params)`` returns one bool per built event (vectorised,
+        inputs unchanged; layout in :mod:`gpsa.globallevel.trigger_conditions`); ``params``
+        names the trigger settings it takes as keyword arguments (``min_fold``,
+        ``min_energy_kev``, ``window``). A name registered twice is an error naming both
+        plugins.
+    :return: nothing.
+    """
+
+
 # --- Phase 2: run (per crystal chain, in the process that runs it) ------------------------------
 
 @hookspec

@@ -48,6 +48,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gpsa.actors.sorter",
     "gpsa.actors.builder",
     "gpsa.actors.ancillary",
+    "gpsa.actors.trigger",
+    "gpsa.actors.event_writer",
 )
 
 ENV_DISABLE_AUTOLOAD = "GPSA_DISABLE_PLUGIN_AUTOLOAD"

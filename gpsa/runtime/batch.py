@@ -9,6 +9,8 @@ final step) is :mod:`gpsa.runtime.batch_worker`.
   crystal, the output root, the ``--psa``, ``--device`` and ``--stop-timeout`` given at init, and
   the digest of the resolved configuration (``CrystalConfig.to_dict()`` less the device; the full
   dictionary is stored too, for the record).
+* With ``[[global]]`` stages the final step's payload also says how to resolve the run again
+  (``global``): the final step runs the global chain (:mod:`gpsa.runtime.global_run`).
 * :func:`rebuild` reads a payload back on a worker's machine. A worker that resolves a different
   configuration (the run file changed after init) fails the workload, naming the crystal.
 """
@@ -57,6 +59,10 @@ def init_batch(queue: WorkQueue, conf: Path | str, *, crystals: list[str] | None
     warnings: list[str] = []
     for c in cfg.crystals.values():
         warnings += check_crystal(c, "cpu")  # files, outputs, actors; the device: by workers
+    if cfg.global_chain is not None:
+        from gpsa.runtime.global_run import check_global
+
+        warnings += check_global(cfg.global_chain)
     from gpsa.central import configstore
 
     out_root = str(cfg.settings["output"])
@@ -71,8 +77,12 @@ def init_batch(queue: WorkQueue, conf: Path | str, *, crystals: list[str] | None
             "crystal": name, "source": str(cfg.source), "output": out_root, "psa": psa,
             "device": c.device, "stop_timeout": c.stop_timeout, "digest": config_digest(d),
             "config_version": version, "config_hash": vhash, "config": d})))
-    final = json.dumps({"run": queue.run, "output": out_root, "then": then,
-                        "crystals": list(cfg.crystals)})
+    final_payload: dict[str, Any] = {"run": queue.run, "output": out_root, "then": then,
+                                     "crystals": list(cfg.crystals)}
+    if cfg.global_chain is not None:  # the final step runs it: how to resolve it again
+        final_payload["global"] = {"source": str(cfg.source), "psa": psa,
+                                   "stop_timeout": stop_timeout}
+    final = json.dumps(final_payload)
     queue.create(workloads, final=final, lease=lease, max_reassign=max_reassign,
                  replace=replace_run, info={"source": str(cfg.source), "output": out_root,
                                             "then": then, "gpsa_version": __version__})

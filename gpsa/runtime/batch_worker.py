@@ -13,6 +13,8 @@ final step. The run's set-up and the workload payload are :mod:`gpsa.runtime.bat
   crystals, dead-lettered ones; ``flushed: true`` and ``missing`` when some were dead-lettered),
   deletes the attempt folders of exited workers that done crystals' outputs supersede
   (:func:`tidy_staging`; others are kept and listed as ``kept_attempts``),
+  runs the run's global chain when it has ``[[global]]`` stages (:mod:`gpsa.runtime.global_run`,
+  over the published crystal files; its result under ``global`` in the record),
   then runs the ``--then`` command of init, if any, in ``OUT`` with ``GPSA_BATCH_RUN``,
   ``GPSA_BATCH_RECORD`` and ``GPSA_BATCH_FLUSHED`` set. It is a workload like the others (leased,
   reclaimed, retried), so it runs at least once; the command must tolerate a rerun.
@@ -288,8 +290,20 @@ class BatchWorker:
                       "deliveries": int(d["deliveries"]), "worker": d["worker"]} for d in dead],
             "missing": sorted(d["workload"] for d in dead), "then": payload.get("then"),
             "kept_attempts": kept}
+        glob = None
+        if payload.get("global"):  # the run's global chain, over the published outputs
+            from gpsa.runtime.global_run import final_step_global
+
+            self.say(f"{self.id}: final step: global chain over {len(done)} crystal(s)")
+            glob = final_step_global(payload, set(done), {d["workload"] for d in dead},
+                                     stop=self.stop)
+            record["global"] = glob
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / FINAL_RECORD, record)
+        if glob is not None and glob["status"] in ("interrupted", "not-run"):
+            return self._stopped(claim)
+        if glob is not None and glob["status"] != "complete":
+            return self._fail(claim, f"final step: {glob['error']}")
         then = payload.get("then")
         if then:
             rc = self._run_then(then, out, record)
