@@ -24,11 +24,13 @@ COMMAND_MODULES: list[str] = [
     "gpsa.cli.demo",
     "gpsa.cli.geometry",
     "gpsa.cli.simulate",
+    "gpsa.cli.transport",
     "gpsa.cli.bench",
     "gpsa.cli.basis",
     "gpsa.cli.redis_cmd",
     "gpsa.cli.batch",
     "gpsa.cli.worker",
+    "gpsa.cli.track",
     "gpsa.cli.trigger",
 ]
 

@@ -50,6 +50,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gpsa.actors.ancillary",
     "gpsa.actors.trigger",
     "gpsa.actors.event_writer",
+    "gpsa.actors.tracking",
 )
 
 ENV_DISABLE_AUTOLOAD = "GPSA_DISABLE_PLUGIN_AUTOLOAD"

@@ -98,14 +98,47 @@ def simulate_crystal(grid: BasisGrid, n_events: int, *, crystal_id: int = 0,
         adc, energies, clipped = render(grid, inter, t0, config, rng, crosstalk)
         times = clock + np.cumsum(rng.exponential(mean_gap, n))
         clock = float(times[-1])
-        status = np.where(clipped, int(EventStatus.SATURATED), 0).astype(np.uint16)
-        numbers = np.arange(start, start + n, dtype=np.uint32)
-        block = CrystalBlock(traces=adc, energies=energies,
-                             timestamps=np.floor(times).astype(np.uint64), event_numbers=numbers,
-                             crystal_ids=np.full(n, crystal_id, np.uint16), status=status,
-                             t0=np.full(n, np.nan, np.float32))
+        block = _block(adc, energies, clipped, np.floor(times).astype(np.uint64),
+                       np.arange(start, start + n, dtype=np.uint32), crystal_id)
         yield SimBatch(block=block, truth=_truth(inter, block, t0))
         log.debug("crystal %d: simulated events %d..%d", crystal_id, start, start + n - 1)
+
+
+def simulate_given(grid: BasisGrid, inter: Interactions, timestamps: np.ndarray, *,
+                   crystal_id: int = 0, config: SimConfig | None = None, seed: int = 0,
+                   event_numbers: np.ndarray | None = None,
+                   crosstalk: np.ndarray | None = None) -> Iterator[SimBatch]:
+    """Like :func:`simulate_crystal`, for given interactions (e.g. from the gamma-ray
+    transport, :func:`.interactions.given_interactions`) and given timestamps (10 ns ticks, one
+    per event); ``event_numbers`` default 0..n-1. ``config`` sets everything but the points."""
+    config = config or SimConfig()
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(crystal_id)]))
+    if crosstalk is None and config.crosstalk:
+        crosstalk = crosstalk_matrix(config.crosstalk)
+    n_events = len(inter.counts)
+    ts = np.asarray(timestamps, np.uint64)
+    numbers = np.arange(n_events, dtype=np.uint32) if event_numbers is None \
+        else np.asarray(event_numbers, np.uint32)
+    if len(ts) != n_events or len(numbers) != n_events:
+        raise ValueError(f"{n_events} events but {len(ts)} timestamps, {len(numbers)} numbers")
+    for start in range(0, n_events, config.block_size):
+        n = min(config.block_size, n_events - start)
+        part = inter.events(start, start + n)
+        t0 = config.pretrigger + rng.uniform(-config.t0_jitter_samples,
+                                             config.t0_jitter_samples, n)
+        adc, energies, clipped = render(grid, part, t0, config, rng, crosstalk)
+        block = _block(adc, energies, clipped, ts[start:start + n], numbers[start:start + n],
+                       crystal_id)
+        yield SimBatch(block=block, truth=_truth(part, block, t0))
+
+
+def _block(adc: np.ndarray, energies: np.ndarray, clipped: np.ndarray, timestamps: np.ndarray,
+           numbers: np.ndarray, crystal_id: int) -> CrystalBlock:
+    n = len(numbers)
+    status = np.where(clipped, int(EventStatus.SATURATED), 0).astype(np.uint16)
+    return CrystalBlock(traces=adc, energies=energies, timestamps=timestamps,
+                        event_numbers=numbers, crystal_ids=np.full(n, crystal_id, np.uint16),
+                        status=status, t0=np.full(n, np.nan, np.float32))
 
 
 def simulate_events(grid: BasisGrid, n_events: int, **kw: object) -> SimBatch:

@@ -54,6 +54,36 @@ class Interactions:
     def __len__(self) -> int:
         return int(self.event.shape[0])
 
+    def events(self, lo: int, hi: int) -> Interactions:
+        """The interactions of events ``lo..hi-1``, renumbered from 0."""
+        a, b = np.searchsorted(self.event, [lo, hi])
+        return Interactions(event=self.event[a:b] - lo, index=self.index[a:b],
+                            xyz=self.xyz[a:b], energy=self.energy[a:b],
+                            segment=self.segment[a:b], counts=self.counts[lo:hi])
+
+
+def given_interactions(event: np.ndarray, xyz: np.ndarray, energy: np.ndarray,
+                       grid: BasisGrid) -> Interactions:
+    """Interactions from given points (e.g. a gamma-ray transport): ``event`` (M,) with values
+    0..n-1, non-decreasing, every event at least one point; ``xyz`` (M, 3) mm, crystal frame;
+    ``energy`` (M,) keV. Segments as for drawn points (nearest basis point)."""
+    ev = np.asarray(event, np.int64)
+    pts = np.asarray(xyz, np.float64).reshape(-1, 3)
+    e = np.asarray(energy, np.float64)
+    if not (len(ev) == len(pts) == len(e)) or np.any(np.diff(ev) < 0) or (
+            len(ev) and ev[0] < 0):
+        raise ConfigError("given interactions: event, xyz and energy must have one row per "
+                          "point, events non-negative and non-decreasing")
+    counts = np.bincount(ev, minlength=int(ev[-1]) + 1 if len(ev) else 0).astype(np.int64)
+    if np.any(counts == 0):
+        raise ConfigError("given interactions: every event needs at least one point")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    index = np.arange(len(ev), dtype=np.int64) - starts[ev]
+    segment = grid.basis.segment[grid.nearest(pts)].astype(np.int16) if len(pts) else \
+        np.zeros(0, np.int16)
+    return Interactions(event=ev, index=index, xyz=pts, energy=e, segment=segment,
+                        counts=counts)
+
 
 class PointSampler:
     """Draws accepted points for one basis (and optionally a crystal geometry)."""

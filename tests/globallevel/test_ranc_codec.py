@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from gpsa.adf import AdfWriter, default_registry, iter_blocks, read_all
 from gpsa.adf.codecs import AncillaryCodecV1, AncillaryFrames
-from gpsa.errors import AdfError, BlockError, ConfigError
+from gpsa.errors import BlockError, ConfigError
 from gpsa.plugins.catalogue import get_catalogue
 from gpsa.plugins.manager import reset_plugin_manager
 
