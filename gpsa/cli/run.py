@@ -14,7 +14,7 @@ import contextlib
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gpsa.cli.config import add_selection_args
 from gpsa.cli.output import print_json, print_line, print_table
@@ -76,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
         return execute(cfg, mode=args.mode, jobs=jobs, quiet=args.quiet, as_json=args.json)
 
 
+def uses_central_memory(stage: Any) -> bool:
+    """A stream actor, or a soft-trigger gate reading its decisions from Redis."""
+    return stage.actor.startswith("redis-") or (
+        stage.actor == "trigger-gate" and stage.settings.get("source") == "redis")
+
+
 @contextlib.contextmanager
 def central_memory(cfg: RunConfig, cli_url: str | None) -> Iterator[str]:
     """When a stage uses the Central Memory: its URL (``--redis``, GPSA_REDIS_URL, the run
@@ -86,7 +92,7 @@ def central_memory(cfg: RunConfig, cli_url: str | None) -> Iterator[str]:
     from gpsa.central.connection import open_central, resolve_url
 
     crystals = list(cfg.crystals.values())
-    if not any(st.actor.startswith("redis-") for c in crystals for st in c.stages):
+    if not any(uses_central_memory(st) for c in crystals for st in c.stages):
         yield ""
         return
     url = resolve_url(cli_url, crystals[0].redis)

@@ -244,3 +244,24 @@ def test_redis_concurrent_fast_and_slow_paths(basis_file: Path, untriggered: Any
     mask = np.isin(untriggered.events.event_numbers,
                    psa_output(out).events.event_numbers)
     assert psa_output(out).equals(untriggered.take_events(mask))
+
+
+def test_gpsa_run_passes_its_redis_url_to_the_gate(basis_file: Path, untriggered: Any,  # noqa: F811
+                                                   tmp_path: Path, redis_url: str) -> None:
+    """`gpsa run --redis URL` (no [run] redis in the file) gives the gate the URL."""
+    from gpsa.cli.main import main
+    from gpsa.cli.trigger import run_fast_path
+    from gpsa.config.resolve import resolve_config
+
+    gate = ('conditions = ["energy-sum"]\nmin_energy_kev = 0.0\nsource = "redis"\n'
+            'run = "tu"\ndecision_timeout = 60.0')
+    conf = run_file(tmp_path, basis_file, gate)
+    codes: list[int] = []
+    slow = threading.Thread(target=lambda: codes.append(main(["run", str(conf), "-q",
+                                                              "--redis", redis_url])))
+    slow.start()
+    time.sleep(0.5)
+    run_fast_path(resolve_config(conf), redis_url=redis_url)
+    slow.join(120)
+    assert codes == [0]
+    assert stage(tmp_path / "out", "psa")["events"] == EVENTS  # every event accepted
