@@ -4,8 +4,10 @@ bytes are moved with one gather or scatter over a sliding-window view: no per-fr
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from gpsa._numba import jit_options
 from gpsa.adf.codecs.registry import Encoded, FrameCut, FrameSet
 from gpsa.adf.header import HEADER_SIZE, gather_rows
 
@@ -79,12 +81,22 @@ def encode_head_items(headers: np.ndarray, heads: np.ndarray, items: np.ndarray,
 
 
 def concat_ranges(src: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """``np.concatenate([src[b:e] for b, e in zip(begin, end)])`` without the Python loop."""
+    """``np.concatenate([src[b:e] for b, e in zip(begin, end)])`` without the Python loop (a
+    compiled copy per range; one slice when the ranges are back to back)."""
     begin, end = np.asarray(begin, np.int64), np.asarray(end, np.int64)
     if begin.size and np.array_equal(begin[1:], end[:-1]):
         return src[int(begin[0]):int(end[-1])].copy()  # back to back: one slice
     lens = end - begin
-    total = int(lens.sum())
-    first = np.cumsum(lens) - lens
-    idx = np.arange(total, dtype=np.int64) - np.repeat(first, lens) + np.repeat(begin, lens)
-    return src[idx]
+    out = np.empty(int(lens.sum()), src.dtype)
+    _copy_ranges(np.ascontiguousarray(src), begin, end, out)
+    return out
+
+
+@numba.njit(**jit_options(fastmath=False))
+def _copy_ranges(src: np.ndarray, begin: np.ndarray, end: np.ndarray,
+                 out: np.ndarray) -> None:  # pragma: no cover - compiled
+    pos = 0
+    for i in range(begin.shape[0]):
+        n = end[i] - begin[i]
+        out[pos:pos + n] = src[begin[i]:end[i]]
+        pos += n
