@@ -68,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
             warnings += check_global(cfg.global_chain)
         for warning in warnings:
             print(f"gpsa: warning: {warning}", file=sys.stderr)
+        if any(st.actor == "trigger-gate" and st.settings.get("source") == "file"
+               for c in cfg.crystals.values() for st in c.stages):
+            from gpsa.cli.trigger import fast_path_first
+
+            fast_path_first(cfg, quiet=args.quiet)  # the decisions the gates read
         jobs = args.jobs
         if args.mode == "parallel":
             jobs, note = effective_jobs(args.jobs, len(cfg.crystals))

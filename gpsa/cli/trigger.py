@@ -4,7 +4,8 @@ Reads every crystal's input with its producer stage only (no preprocessing, no P
 are dropped at once, the DAQ core energy kept), sorts all crystals' records in time, builds and
 decides events with the settings of the run file's ``trigger-gate`` stage (the same for every
 crystal) and publishes the decisions where that stage reads them: ``OUTPUT/trigger/<crystal>.npz``
-(``source = "file"``; then ``gpsa run CONF`` runs PSA on the accepted events only) or the
+(``source = "file"``; then ``gpsa run CONF`` runs PSA on the accepted events only — ``gpsa run``
+runs this fast path itself first when its gates read files, so one command does both) or the
 Central Memory stream ``gpsa:{RUN:CRYSTAL}:decisions`` (``source = "redis"``; ``gpsa run`` may
 run at the same time, its gate waiting for the decisions). A summary goes to
 ``OUTPUT/trigger/trigger.json``. Exit codes as ``gpsa run``.
@@ -97,6 +98,19 @@ def run_fast_path(cfg: Any, *, redis_url: str | None = None,
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "trigger.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     return report
+
+
+def fast_path_first(cfg: Any, *, quiet: bool = False) -> None:
+    """``gpsa run`` of a run whose ``trigger-gate`` stages read decision files: the fast path
+    runs first (as ``gpsa trigger`` would), so one command runs both paths on the same input
+    and settings."""
+    report = run_fast_path(cfg)
+    if not quiet:
+        t = report["trigger"]
+        print_line(f"soft trigger: {t['events_accepted']} of "
+                   f"{t['events_accepted'] + t['events_rejected']} events accepted "
+                   f"({report['records']} records in {report['seconds']:.2f} s); the slow path "
+                   "runs PSA on those")
 
 
 def run(args: argparse.Namespace) -> int:

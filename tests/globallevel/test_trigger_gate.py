@@ -112,10 +112,20 @@ def test_psa_work_equals_acceptance_and_output_is_identical(
 
 
 def test_stale_decisions_are_refused(basis_file: Path, tmp_path: Path) -> None:  # noqa: F811
+    from gpsa.config.resolve import resolve_config
+    from gpsa.runtime.modes import run_simple
+
     conf = run_file(tmp_path, basis_file, "min_fold = 1")
     assert main(["trigger", str(conf)]) == 0
     run_file(tmp_path, basis_file, "min_fold = 2")
-    assert main(["run", str(conf), "-q"]) == 2  # made with other settings: refused at start
+    slow_alone = run_simple(resolve_config(conf), stop=threading.Event())
+    assert slow_alone.exit_code == 2  # decisions made with other settings: refused at start
+    # `gpsa run` runs the fast path first: one command, fresh decisions, PSA on the accepted
+    assert main(["run", str(conf), "-q"]) == 0
+    summary = json.loads((tmp_path / "out" / "trigger" / "trigger.json").read_text())
+    assert summary["settings"]["min_fold"] == 2
+    assert stage(tmp_path / "out", "psa")["events"] == \
+        summary["trigger"]["crystal_events_accepted"]
 
 
 # --- the bounded hold ------------------------------------------------------------------------
