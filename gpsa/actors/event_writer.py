@@ -4,8 +4,9 @@ The last stage of a global chain: :class:`~gpsa.globallevel.events.BuiltEvents` 
 builder's output) become **event:data:psa** frames, :class:`~gpsa.globallevel.events.MergedEvents`
 (the merger's) **event:data** frames (:mod:`gpsa.globallevel.frames`; layouts in
 ``gpsa/adf/FORMATS.md``); any other block a codec knows (data:psa from the time sorter,
-data:ranc1, ...) is written as it is. Like ``adf-writer`` it writes ``NAME.partial``, flushed
-after each block, and only a complete run gets the closing meta:eof frame and the final name.
+data:ranc1, data:tracked from the ``tracking`` actor, ...) is written as it is. Like
+``adf-writer`` it writes ``NAME.partial``, flushed after each block, and only a complete run gets
+the closing meta:eof frame and the final name.
 Read the file back with :func:`gpsa.adf.iter_blocks` and
 :func:`~gpsa.globallevel.frames.built_from_frames` / ``merged_from_frames``. Settings::
 
@@ -42,6 +43,7 @@ class EventWriter(Consumer):
         self.written: dict[str, int] = {}
 
     def process(self, block: Block) -> None:
+        from gpsa.adf.codecs.tracked import TrackedBlock
         from gpsa.globallevel.events import BuiltEvents, MergedEvents
         from gpsa.globallevel.frames import (
             AGATA_KEY,
@@ -54,6 +56,8 @@ class EventWriter(Consumer):
             value, key = built_to_frames(block, self.writer.keys), AGATA_KEY
         elif isinstance(block, MergedEvents):
             value, key = merged_to_frames(block, self.writer.keys), MERGED_KEY
+        elif isinstance(block, TrackedBlock):
+            value, key = block, "data:tracked"
         else:
             value, key = block, type(block).__name__
         if len(value) == 0:

@@ -13,6 +13,9 @@ Algorithm, settings and counters: ``docs/tracking.md``. A global stage::
     position_resolution_mm = 5.0
     min_fom = 0.05
     inner_radius_mm = 235.0           # the array's inner radius: turns the depth rule on
+    lines_kev = [1173.2, 1332.5]      # optional: efficiency / P/T before and after tracking
+    emitted_per_line = 100000         #   in the summary (or transport = "co60.h5": both
+                                      #   from a `gpsa transport` file)
 """
 
 from __future__ import annotations
@@ -36,11 +39,17 @@ def _load_crmat(path: Path) -> Any:
     return load_crmat(path)
 
 
+def _transport_lines(path: Path) -> Any:
+    from gpsa.tracking.tally import transport_lines
+
+    return transport_lines(path)
+
+
 class TrackingActor(GlobalActor):
     """Gamma-ray tracking (OFT-style: cones, then the best ordering per cluster)."""
 
     name = "tracking"
-    input_readers = {"lab_transform": _load_crmat}
+    input_readers = {"lab_transform": _load_crmat, "transport": _transport_lines}
     alpha_deg = Param(float, 10.0, "cone half-angle of the clustering around the source->hit "
                       "direction, degrees", min=0.1, max=180.0)
     max_cluster = Param(int, 8, "most points per cluster (all orderings are scored)", min=1,
@@ -68,6 +77,16 @@ class TrackingActor(GlobalActor):
                       choices=("lab", "crystal"))
     lab_transform = Param(Path, None, "crmat table: crystal -> lab, when positions = 'crystal'",
                           kind="input")
+    lines_kev = Param(list[float], [], "source lines (keV): the summary then gives photopeak "
+                      "efficiency and P/T before tracking (crystal and event sums) and after")
+    emitted_per_line = Param(int, None, "gammas emitted per line, for the efficiencies (unset: "
+                             "from transport, else P/T only)", min=1)
+    transport = Param(Path, None, "a `gpsa transport` file: lines_kev (unless set) and "
+                      "emitted_per_line (its decays, unless set) from its attributes",
+                      kind="input")
+    window_kev = Param(float, 3.0, "peak window of the efficiency table, +- keV", min=0.0)
+    threshold_kev = Param(float, 10.0, "P/T counts the entries from this energy (keV)",
+                          min=0.0)
 
     def _checked(self) -> None:
         if self.positions == "crystal" and not self.lab_transform:
@@ -97,7 +116,20 @@ class TrackingActor(GlobalActor):
             inner_radius_mm=self.inner_radius_mm,
             source_mm=tuple(float(v) for v in self.source_mm)))  # type: ignore[arg-type]
         self.totals = TrackingCounters()
+        self.tally = self._tally()
         log.info("tracking: attenuation from %s", self.tracker.grid.source)
+
+    def _tally(self) -> Any:
+        from gpsa.tracking.tally import LineTally, transport_lines
+
+        lines, emitted = list(self.lines_kev), self.emitted_per_line
+        if self.transport:
+            file_lines, decays = transport_lines(self.transport)
+            lines = lines or file_lines
+            emitted = emitted if emitted is not None else decays
+        if not lines:
+            return None
+        return LineTally(lines, emitted, self.window_kev, self.threshold_kev)
 
     def process(self, block: Block, source: str = "") -> Iterable[Block]:
         from gpsa.globallevel.events import BuiltEvents, MergedEvents
@@ -111,16 +143,30 @@ class TrackingActor(GlobalActor):
             return []
         out, _, counts = track_built(built, self.tracker, self.lab)
         self.totals.add(counts)
+        if self.tally is not None:
+            self.tally.add_built(built, out.gammas.energy)
         return [out]
 
     def counters(self) -> dict[str, int]:
         totals = getattr(self, "totals", None)
         return {} if totals is None else totals.as_dict()
 
+    def report(self) -> dict[str, Any] | None:
+        """The efficiency / P/T table (see :mod:`gpsa.tracking.tally`) when the lines are
+        known, else None."""
+        tally = getattr(self, "tally", None)
+        return None if tally is None else {"efficiency": tally.report()}
+
     def stop(self) -> None:
         totals = getattr(self, "totals", None)
         if totals is not None:
             for line in totals.lines():
+                log.info("tracking: %s", line)
+        tally = getattr(self, "tally", None)
+        if tally is not None:
+            from gpsa.tracking.efficiency import format_table
+
+            for line in format_table(tally.figures()):
                 log.info("tracking: %s", line)
 
 

@@ -195,6 +195,9 @@ def print_global_summary(res: GlobalResult) -> None:
                    f"{merger['events_ancillary_only']:,} ancillary only, "
                    f"{merger['events_rejected_min_fold']:,} rejected by MinFold, "
                    f"{merger['events_out']:,} passed on")
+    tracking = c.get("tracking")
+    if tracking:
+        print_tracking(tracking)
     for key, value in c.get("trigger", {}).items():
         print_line(f"trigger {key}: {value:,}")
     print_table("Global stages", ["stage", "actor", "kind", "blocks in", "events in",
@@ -209,6 +212,24 @@ def print_global_summary(res: GlobalResult) -> None:
     how = (f"flushed without {', '.join(res.missing)}" if res.flushed else "every crystal")
     print_line(f"global step {res.status} ({how}) in {res.wall_seconds:.2f} s -> "
                f"{res.summary_path}")
+
+
+def print_tracking(tracking: dict[str, Any]) -> None:
+    """AGATA's four tracking counters and, when known, the efficiency / P/T table."""
+    for key in ("events_sent_to_tracking", "hits_sent_to_tracking", "gammas_out_of_tracking",
+                "events_with_tracked_gammas"):
+        print_line(f"{tracking['stage']}: {key.replace('_', ' '):<27} {tracking[key]:,}")
+    eff = tracking.get("efficiency")
+    if eff:
+        print_table(f"Photopeak efficiency and P/T (+-{eff['window_kev']:g} keV, "
+                    f"{eff['emitted_per_line']} gammas per line)",
+                    ["spectrum", "line keV", "peak", "eff %", "P/T %"],
+                    [[r["spectrum"], f"{r['line_kev']:g}", r["peak_counts"], _pct(r["efficiency"]),
+                      _pct(r["peak_to_total"])] for r in eff["figures"]])
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
 
 
 def _actor_rows(results: Iterable[ChainResult]) -> list[list[object]]:

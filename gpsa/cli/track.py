@@ -5,11 +5,13 @@ tracking counters and a photopeak efficiency / peak-to-total table before and af
 
     gpsa track events.adf --lines 1173.2,1332.5 --emitted 100000 [--out tracked.adf]
     gpsa track truth.npz [--noise-mm 5] [--distance-mm 5]
+    gpsa track co60.h5 --inner-radius 235 [--noise-mm 2]     # a `gpsa transport` file
     gpsa track --toy 5000 --lines 1173.2,1332.5 [--write-truth truth.npz]
 
 An ``.adf`` input holds event:data:psa frames (the event builder's output); a ``.npz`` input is
-a truth table (:mod:`gpsa.tracking.truthfile`); ``--toy N`` tracks N events of the toy
-Compton-chain generator (:mod:`gpsa.tracking.toymc`). Settings: ``docs/tracking.md``.
+a truth table (:mod:`gpsa.tracking.truthfile`), an ``.h5`` input the transport's points file
+(tracked on the true lab positions, ``--noise-mm`` smears them); ``--toy N`` tracks N events of
+the toy Compton-chain generator (:mod:`gpsa.tracking.toymc`). Settings: ``docs/tracking.md``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def _floats(text: str) -> tuple[float, ...]:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("track", help="track gamma rays; efficiency and peak-to-total",
                               description=__doc__.splitlines()[0])
-    p.add_argument("input", nargs="?", help="ADF file of event:data:psa frames, or a truth .npz")
+    p.add_argument("input", nargs="?", help="ADF file of event:data:psa frames, a truth .npz or a "
+                   "`gpsa transport` .h5 file")
     p.add_argument("--toy", type=int, metavar="N", help="track N toy events instead of a file")
     p.add_argument("--lines", type=_floats, metavar="E1,E2", help="source lines, keV (a truth "
                    "table knows its own)")
@@ -113,29 +116,17 @@ def _from_adf(args: argparse.Namespace, tracker: Any) -> dict[str, Any]:
 
 
 def _from_truth(args: argparse.Namespace, tracker: Any, truth: Any) -> dict[str, Any]:
-    from gpsa.tracking.efficiency import calorimetric, first_found
-    from gpsa.tracking.events import TrackingCounters
-    from gpsa.tracking.toymc import with_noise
+    from gpsa.tracking.truthtrack import track_truth
 
-    c = truth.columns
-    pos = with_noise(truth.positions, args.noise_mm, args.seed)
-    res = tracker.track(pos, c["energy"], truth.offsets)
-    counters = TrackingCounters()
-    counters.add(res.counters)
-    _, pair = np.unique(np.stack([c["event"], c["crystal"]], axis=1), axis=0,
-                        return_inverse=True)
-    spectra = {"crystal sum": np.bincount(pair.ravel(), c["energy"]),
-               "event sum": calorimetric(c["energy"], truth.offsets, truth.offsets)["event sum"]}
-    spectra["tracked"] = res.energy
-    p1, ev1, _ = truth.first_points()
-    found = first_found(p1, ev1, truth.positions[res.first], res.event, args.distance_mm)
-    return {"counters": counters, "spectra": spectra, "lines": truth.lines_kev.tolist(),
-            "emitted": truth.emitted_per_line.tolist(), "first_found": found}
+    out = track_truth(truth, tracker, noise_mm=args.noise_mm, seed=args.seed,
+                      distance_mm=args.distance_mm)
+    return {"counters": out.counters, "spectra": out.spectra, "lines": out.lines_kev,
+            "emitted": out.emitted, "first_found": out.first_found}
 
 
 def run_track(args: argparse.Namespace) -> int:
     from gpsa.tracking.efficiency import figures, format_table
-    from gpsa.tracking.truthfile import from_toy, read_truth, write_truth
+    from gpsa.tracking.truthfile import TRANSPORT_SUFFIXES, from_toy, read_truth, write_truth
 
     if (args.input is None) == (args.toy is None):
         raise ConfigError("gpsa track: give an input file or --toy N (one of them)")
@@ -149,7 +140,7 @@ def run_track(args: argparse.Namespace) -> int:
         if args.write_truth:
             write_truth(args.write_truth, truth)
         result = _from_truth(args, tracker, truth)
-    elif Path(args.input).suffix == ".npz":
+    elif Path(args.input).suffix.lower() in (".npz", *TRANSPORT_SUFFIXES):
         result = _from_truth(args, tracker, read_truth(args.input))
     else:
         result = _from_adf(args, tracker)

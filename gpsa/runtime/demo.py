@@ -84,13 +84,13 @@ def _generated(path: Path, grid_mm: float, cache: Path, **settings: Any) -> Path
     return write_basis(path, basis)  # atomic: an interrupted demo leaves no half-written file
 
 
-def prepare_demo(out: Path, *, crystals: int = 3, events: int = 2000,
-                 grid_mm: float | None = None, field_grid_mm: float | None = None,
-                 truth_grid_mm: float | None = None, truth_field_grid_mm: float | None = None,
-                 truth_tau_ns: float | None = None, cache: Path | None = None) -> Path:
-    """Generate the PSA and truth bases (see the module docstring) and write a run file under
-    ``out``; returns the run file. The grids and τ default to the module's constants (read at
-    call time); ``cache``: field cache (default ``out/basis/cache``)."""
+def demo_bases(out: Path, *, grid_mm: float | None = None,
+               field_grid_mm: float | None = None, truth_grid_mm: float | None = None,
+               truth_field_grid_mm: float | None = None, truth_tau_ns: float | None = None,
+               cache: Path | None = None) -> tuple[Path, Path]:
+    """The PSA basis and the truth basis under ``out/basis`` (generated unless they exist; see
+    the module docstring); the grids and τ default to the module's constants (read at call
+    time); ``cache``: field cache (default ``out/basis/cache``)."""
     grid_mm = PSA_GRID_MM if grid_mm is None else grid_mm
     field_grid_mm = PSA_FIELD_GRID_MM if field_grid_mm is None else field_grid_mm
     truth_grid_mm = TRUTH_GRID_MM if truth_grid_mm is None else truth_grid_mm
@@ -105,6 +105,19 @@ def prepare_demo(out: Path, *, crystals: int = 3, events: int = 2000,
     truth = _generated(folder / f"truth_{SHAPE}_{truth_grid_mm:g}mm_f{truth_field_grid_mm:g}_"
                        f"tau{truth_tau_ns:g}.h5", truth_grid_mm, cache,
                        field_grid_mm=truth_field_grid_mm, preamp_tau_ns=truth_tau_ns)
+    return basis, truth
+
+
+def prepare_demo(out: Path, *, crystals: int = 3, events: int = 2000,
+                 grid_mm: float | None = None, field_grid_mm: float | None = None,
+                 truth_grid_mm: float | None = None, truth_field_grid_mm: float | None = None,
+                 truth_tau_ns: float | None = None, cache: Path | None = None) -> Path:
+    """Generate the PSA and truth bases (:func:`demo_bases`) and write a run file under
+    ``out``; returns the run file."""
+    basis, truth = demo_bases(out, grid_mm=grid_mm, field_grid_mm=field_grid_mm,
+                              truth_grid_mm=truth_grid_mm,
+                              truth_field_grid_mm=truth_field_grid_mm,
+                              truth_tau_ns=truth_tau_ns, cache=cache)
     root = ('\n[[stage]]\nactor = "root-writer"\npath = "psa.root"\n'
             if importlib.util.find_spec("uproot") else "")
     run = out / "run.toml"

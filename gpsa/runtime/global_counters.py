@@ -11,8 +11,12 @@ of the counters, so any actor that reports the same names is read the same way:
   ``events_rejected_min_fold``): events built by fold, rejected by MinFold, passed on;
 * ``merger`` — a stage with ``events_merged``: merged, AGATA-only and ancillary-only events,
   rejected by MinFold, passed on;
+* ``tracking`` — a stage with ``events_sent_to_tracking``: AGATA's four tracking counters
+  and, when its ``report()`` has one, the ``efficiency`` table (photopeak efficiency and P/T
+  of the source lines before and after tracking, :mod:`gpsa.tracking.tally`);
 * ``trigger`` — every counter of any stage whose name says ``accepted`` or ``rejected`` (not
-  the MinFold ones), e.g. a soft trigger's ``events_accepted``, keyed ``STAGE.COUNTER``.
+  the MinFold ones, nor a tracking stage's), e.g. a soft trigger's ``events_accepted``, keyed
+  ``STAGE.COUNTER``.
 
 The first stage of each shape is taken; all the others stay in the per-stage counters.
 """
@@ -28,6 +32,8 @@ SORTER_PER_INPUT = ("frames_in", "late", "out_of_order", "gaps", "wraps")
 MERGER_KEYS = ("events_merged", "events_agata_only", "events_ancillary_only",
                "events_rejected_min_fold", "events_out")
 _FOLD = "events_fold_"
+TRACKING_KEYS = ("events_sent_to_tracking", "hits_sent_to_tracking", "gammas_out_of_tracking",
+                 "events_with_tracked_gammas")
 
 
 def _sorter(st: StageStats) -> dict[str, Any] | None:
@@ -64,6 +70,17 @@ def _merger(st: StageStats) -> dict[str, Any] | None:
             "late_ancillary_frames": c.get("late_ancillary_frames", 0)}
 
 
+def _tracking(st: StageStats) -> dict[str, Any] | None:
+    c = st.counters
+    if TRACKING_KEYS[0] not in c:
+        return None
+    out: dict[str, Any] = {"stage": st.label, **{k: c.get(k, 0) for k in TRACKING_KEYS}}
+    efficiency = (st.report or {}).get("efficiency")
+    if efficiency is not None:
+        out["efficiency"] = efficiency
+    return out
+
+
 def _is_decision(key: str) -> bool:
     return ("accepted" in key or "rejected" in key) and "min_fold" not in key
 
@@ -71,12 +88,13 @@ def _is_decision(key: str) -> bool:
 def agata_counters(stages: Sequence[StageStats]) -> dict[str, Any]:
     """The AGATA-style summary of a global chain's stages (see the module docstring)."""
     out: dict[str, Any] = {}
-    for name, pick in (("sorter", _sorter), ("builder", _builder), ("merger", _merger)):
+    for name, pick in (("sorter", _sorter), ("builder", _builder), ("merger", _merger),
+                       ("tracking", _tracking)):
         found = next((d for d in map(pick, stages) if d is not None), None)
         if found is not None:
             out[name] = found
-    trigger = {f"{st.label}.{k}": v for st in stages for k, v in st.counters.items()
-               if _is_decision(k)}
+    trigger = {f"{st.label}.{k}": v for st in stages if _tracking(st) is None
+               for k, v in st.counters.items() if _is_decision(k)}
     if trigger:
         out["trigger"] = trigger
     return out

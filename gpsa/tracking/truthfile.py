@@ -10,18 +10,26 @@
     emitted  (m,) float64  the gamma's emitted energy, keV
     lines_kev        (l,) float64  the source lines
     emitted_per_line (l,) int64    gammas emitted per line (those without interaction too)
+
+:func:`read_truth` also reads the transport's HDF5 file (``gpsa transport``, format
+``gpsa-transport``, ``docs/transport.md``) through :func:`from_transport`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gpsa.errors import ConfigError
 from gpsa.tracking.toymc import ToyEvents
 
+if TYPE_CHECKING:
+    from gpsa.simulate.transport import TransportResult
+
+TRANSPORT_SUFFIXES = (".h5", ".hdf5")
 COLUMNS = ("event", "crystal", "x", "y", "z", "energy", "time", "gamma", "emitted")
 
 
@@ -65,13 +73,39 @@ def from_toy(toy: ToyEvents) -> Truth:
     return Truth(cols, lines.astype(np.float64), counts.astype(np.int64))
 
 
+def from_transport(result: TransportResult) -> Truth:
+    """The truth table of a transport run: its ``/points`` in the lab frame, one gamma per
+    (decay, line) (the annihilation photons of a pair production belong to their gamma), and
+    every line emitted once per decay."""
+    p = result.points
+    ev = np.asarray(p["event"], np.int64)
+    lines = np.asarray(result.attrs.get("lines_kev", []), np.float64).reshape(-1)
+    n_lines = max(len(lines), 1)
+    cols = {"event": ev, "crystal": np.asarray(p["crystal_id"], np.int64),
+            **{c: np.asarray(p[f"lab_{c}"], np.float64) for c in "xyz"},
+            "energy": np.asarray(p["energy"], np.float64),
+            "time": np.asarray(p["time"], np.float64),
+            "gamma": ev * n_lines + np.asarray(p["gamma"], np.int64),
+            "emitted": np.asarray(p["gamma_energy"], np.float64)}
+    n_decays = int(result.attrs.get("n_decays", len(result.events["event"])))
+    return Truth(cols, lines, np.full(len(lines), n_decays, np.int64))
+
+
 def write_truth(path: str | Path, truth: Truth) -> None:
     np.savez(path, lines_kev=truth.lines_kev, emitted_per_line=truth.emitted_per_line,
              **truth.columns)
 
 
 def read_truth(path: str | Path) -> Truth:
-    """Read and check a truth ``.npz`` (one-line ConfigError naming the file otherwise)."""
+    """Read and check a truth ``.npz``, or a transport ``.h5`` / ``.hdf5`` file (one-line
+    ConfigError naming the file otherwise)."""
+    if Path(path).suffix.lower() in TRANSPORT_SUFFIXES:
+        from gpsa.simulate.transport import read_transport
+
+        try:
+            return from_transport(read_transport(path))
+        except (OSError, KeyError) as exc:
+            raise ConfigError(f"{path}: not a readable transport file ({exc})") from None
     with np.load(path) as f:
         missing = [c for c in (*COLUMNS, "lines_kev", "emitted_per_line") if c not in f.files]
         if missing:
