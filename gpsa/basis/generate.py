@@ -7,8 +7,9 @@ gpsa cannot ship AGATA's ADL bases, so it makes its own. For a crystal geometry:
 2. take the basis points — the centres of a regular ``grid_mm`` lattice, ``(k + ½)·grid_mm``,
    that lie inside the germanium;
 3. drift the hole and the electron from every point to the electrodes
-   (:mod:`~gpsa.basis.fields.drift`), sum the charges they induce on the 37 electrodes
-   (:mod:`~gpsa.basis.fields.induction`) every ``drift_step_ns``;
+   (:mod:`~gpsa.basis.fields.drift`; along ±E, or with the lattice anisotropy of
+   :mod:`~gpsa.basis.fields.anisotropy` when ``anisotropic``), sum the charges they induce
+   on the 37 electrodes (:mod:`~gpsa.basis.fields.induction`) every ``drift_step_ns``;
 4. apply the preamplifier, optional smoothing and cross-talk, and sample 56 × 10 ns with the
    interaction at ``t0_sample`` (:mod:`~gpsa.basis.fields.response`);
 5. label each point with its hit segment: the segment its hole reaches (the one with the net
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gpsa import __version__
+from gpsa.basis.fields.anisotropy import ELECTRON_ADL, HOLE_ADL, carrier_model
 from gpsa.basis.fields.crystal import CORE_LABEL, GeometryLike, geometry_fingerprint
 from gpsa.basis.fields.drift import ELECTRON_SIGN, HOLE_SIGN, drift_all
 from gpsa.basis.fields.induction import induce_all
@@ -45,7 +47,7 @@ from gpsa.basis.model import Basis
 from gpsa.errors import ConfigError
 
 __all__ = ["GeneratorSettings", "GenerationReport", "basis_points", "generate_basis",
-           "generate_basis_with_report", "compute_signals"]
+           "generate_basis_with_report", "compute_signals", "carrier_params"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,20 @@ def basis_points(geometry: GeometryLike, grid_mm: float) -> tuple[np.ndarray, np
     return pts.astype(np.float32), seg
 
 
+def carrier_params(settings: GeneratorSettings, hole: bool) -> np.ndarray:
+    """Drift-kernel parameters of one carrier at the settings' temperature: the 4 numbers of
+    the <100> curve (isotropic) or the packed lattice model (``anisotropic``)."""
+    s = settings
+    exponent = EXPONENTS["hole" if hole else "electron"]
+    c100 = CarrierMobility(*(s.hole if hole else s.electron)).at_temperature(
+        s.temperature_k, exponent)
+    if not s.anisotropic:
+        return c100.as_array()
+    c111 = CarrierMobility(*(s.hole_111 if hole else s.electron_111)).at_temperature(
+        s.temperature_k, exponent)
+    return carrier_model(HOLE_ADL if hole else ELECTRON_ADL, c100, c111, s.lattice_angle_deg)
+
+
 def compute_signals(fields: CrystalFields, positions: np.ndarray, settings: GeneratorSettings,
                     order: str = "sector-major", progress: Progress | None = None
                     ) -> tuple[np.ndarray, GenerationReport]:
@@ -115,9 +131,7 @@ def compute_signals(fields: CrystalFields, positions: np.ndarray, settings: Gene
     efield = np.ascontiguousarray(fields.electric.field)
     wext = np.ascontiguousarray(fields.weighting.extended(), dtype=np.float32)
     origin, inv_h = grid.origin, 1.0 / grid.spacing
-    params = {sign: CarrierMobility(*(s.hole if sign > 0 else s.electron)).at_temperature(
-        s.temperature_k, EXPONENTS["hole" if sign > 0 else "electron"]).as_array()
-        for sign in (HOLE_SIGN, ELECTRON_SIGN)}
+    params = {sign: carrier_params(s, hole=sign > 0) for sign in (HOLE_SIGN, ELECTRON_SIGN)}
     n = positions.shape[0]
     out = np.empty((n, wext.shape[3], s.n_samples), dtype=np.dtype(s.dtype))
     times = {HOLE_SIGN: np.empty(n, np.float32), ELECTRON_SIGN: np.empty(n, np.float32)}

@@ -7,7 +7,9 @@ signals and the detector response. One algorithm per module:
   :mod:`~.extend` — ghost values beyond the surface; :mod:`~.interp` — trilinear interpolation.
 * :mod:`~.poisson` — electric potential and field; :mod:`~.weighting` — 37 weighting potentials;
   :mod:`~.solve` — both for a crystal, with the on-disk cache.
-* :mod:`~.mobility` — drift velocities in germanium; :mod:`~.drift` — carrier paths;
+* :mod:`~.mobility` — drift velocities along a lattice axis; :mod:`~.anisotropy` — their
+  direction dependence in the lattice (numpy twin :mod:`~.anisotropy_ref`); :mod:`~.drift` —
+  carrier paths;
   :mod:`~.induction` — Shockley–Ramo; :mod:`~.response` — preamp, cross-talk, sampling.
 * :mod:`~.settings` — :class:`GeneratorSettings`; numba options in :mod:`~._jit`.
 

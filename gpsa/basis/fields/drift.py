@@ -1,7 +1,10 @@
 """Drift of the electron–hole pair from each interaction point to the electrodes.
 
 Holes move along ``+E``, electrons along ``−E`` (toward the positive core), with the field-
-dependent speed of :mod:`gpsa.basis.fields.mobility` (isotropic: velocity parallel to the field).
+dependent speed of :mod:`gpsa.basis.fields.mobility` (isotropic: velocity parallel to the field,
+``params`` the 4 numbers of one curve) or the velocity of the anisotropic lattice model of
+:mod:`gpsa.basis.fields.anisotropy` (``params`` a packed model, longer than 4: the velocity
+depends on the field's direction and is not parallel to it in general).
 ``E`` is trilinearly interpolated from the node field; the path is integrated with the midpoint
 (RK2) rule in fixed steps of ``dt`` (1 ns by default; ≤ 0.13 mm per step, ≪ the grid spacing).
 
@@ -27,6 +30,7 @@ import numpy as np
 from numba import prange
 
 from gpsa.basis.fields._jit import JIT, PJIT
+from gpsa.basis.fields.anisotropy import adl_velocity
 from gpsa.basis.fields.grid import FREE
 from gpsa.basis.fields.interp import blend, blend_scalar, locate
 from gpsa.basis.fields.mobility import drift_speed
@@ -69,6 +73,11 @@ def _velocity(efield: np.ndarray, origin: np.ndarray, inv_h: float, params: np.n
     """Drift velocity (mm/ns) at ``x`` into ``out``; returns the speed."""
     i, j, k, fx, fy, fz = locate(origin, inv_h, efield.shape, x[0], x[1], x[2])
     blend(efield, i, j, k, fx, fy, fz, out)
+    if params.shape[0] > 4:  # packed anisotropic model (see anisotropy.carrier_model)
+        speed = adl_velocity(params, out[0], out[1], out[2], out)
+        for a in range(3):
+            out[a] *= sign
+        return speed
     mag = math.sqrt(out[0] * out[0] + out[1] * out[1] + out[2] * out[2])
     speed = drift_speed(params, mag)
     scale = sign * speed / mag if mag > 0.0 else 0.0

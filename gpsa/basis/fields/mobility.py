@@ -1,4 +1,4 @@
-"""Field-dependent drift velocities of electrons and holes in germanium (isotropic model).
+"""Field-dependent drift velocities of electrons and holes in germanium along one lattice axis.
 
 Caughey–Thomas form extended by Mihailescu et al. (NIM A 447 (2000) 350)::
 
@@ -21,12 +21,15 @@ drift velocities of mjd_siggen (e.g. 0.015/0.021 mm/ns for e/h at 50 V/cm). Bruy
 NIM A 569 (2006) 764 (the AGATA Detector Library) fit their values inside an anisotropic model,
 whose <100> electron curve alone saturates high (~0.15 mm/ns at 3 kV/cm) when used isotropically.
 
-gpsa drifts along ±E with the *longitudinal* velocity of one axis: the <100>/<111> anisotropy (up
-to ~10 % in speed, plus a transverse drift component) is not modelled.
+These curves are the *longitudinal* velocities along one axis. The isotropic model
+(``anisotropic = false``) drifts along ±E with the <100> curve; the lattice model of
+:mod:`gpsa.basis.fields.anisotropy` (the default) combines the <100> and <111> curves into a
+velocity that depends on the field's direction (and is not parallel to it in general).
 
 Temperature: ``μ₀(T) = μ₀(T_ref)·(T/T_ref)^(−p)`` with p = 1.68 (electrons) and 2.398 (holes),
 the exponents adopted for Ge in mjd_siggen (2015), saturation velocity ``μ₀·E₀`` kept constant
-(so ``E₀`` scales inversely). At ``T = T_ref = 77 K`` nothing changes.
+(so ``E₀`` scales inversely); the anisotropic model scales its <100> and <111> curves alike.
+At ``T = T_ref = 77 K`` nothing changes.
 """
 
 from __future__ import annotations

@@ -8,7 +8,15 @@ unit in the name or the comment. Defaults and where they come from:
   the back: 0.45 → 0.90): illustrative values inside the 0.4–1.8 range quoted for AGATA
   crystals [R]; the default crystal depletes fully below 5000 V with them.
 * ``electron`` / ``hole`` = (μ₀ cm²/Vs, E₀ V/cm, β, μₙ cm²/Vs): Mihailescu et al. 2000, <100>
-  (other sets in :data:`gpsa.basis.fields.mobility.PRESETS`), at ``temperature_k = 77``.
+  (other sets in :data:`gpsa.basis.fields.mobility.PRESETS`), at ``temperature_k = 77``;
+  ``electron_111`` / ``hole_111``: the same set's <111> curves, used when ``anisotropic``.
+* ``anisotropic = true``: the lattice model of :mod:`gpsa.basis.fields.anisotropy`
+  (Mihailescu electrons, Bruyneel holes) with <100> at ``lattice_angle_deg = 45`` from the
+  crystal x axis and <001> along the crystal axis; ``false`` drifts along ±E with the <100>
+  curve (the isotropic model, byte-identical to gpsa's bases before the anisotropy). Default
+  on because it moves the hit segment's T90 by +10 ns on average with a 90° azimuthal pattern
+  of ~9 ns amplitude, at ≤ 2× the signal time (bench/results/drift_anisotropy.json,
+  docs/basis-physics.md).
 * ``preamp_tau_ns = 35``, ``n_samples = 56`` at ``sampling_ns = 10``: AGATA basis preparation [P].
 * ``t0_sample = 10``: interaction at sample 10 (10 samples of baseline, 460 ns of signal);
   measured traces are aligned with T0 near sample 11 in AGATA's PSA [P].
@@ -54,6 +62,10 @@ class GeneratorSettings:
     temperature_k: float = 77.0  # mobilities scaled from 77 K (see mobility.py)
     electron: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["e100"]  # mu0 E0 beta mun
     hole: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["h100"]
+    anisotropic: bool = True  # lattice-dependent drift (anisotropy.py) or along ±E only
+    lattice_angle_deg: float = 45.0  # <100> from the crystal x axis (<001> along z)
+    electron_111: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["e111"]
+    hole_111: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["h111"]
     drift_step_ns: float = 1.0
     max_drift_ns: float = 3000.0
     # --- response
@@ -71,7 +83,7 @@ class GeneratorSettings:
     def __post_init__(self) -> None:
         if self.extra:
             raise ConfigError(f"unknown generator setting {next(iter(self.extra))!r}")
-        for name in ("electron", "hole"):
+        for name in ("electron", "hole", "electron_111", "hole_111"):
             value = getattr(self, name)
             try:
                 vals = tuple(float(v) for v in value)
@@ -89,6 +101,7 @@ class GeneratorSettings:
         for name in ("preamp_tau_ns", "crosstalk", "smoothing_ns", "impurity_a"):
             _number(self, name, lo=0.0)
         _number(self, "impurity_b")
+        _number(self, "lattice_angle_deg")
         _number(self, "bias_v")
         _number(self, "sor_omega", lo=0.0)
         if self.sor_omega and not 1.0 <= self.sor_omega < 2.0:
@@ -113,9 +126,10 @@ class GeneratorSettings:
         if self.segment_from not in SEGMENT_FROM:
             raise ConfigError(f"generator setting 'segment_from' must be one of "
                               f"{SEGMENT_FROM}, got {self.segment_from!r}")
-        if not isinstance(self.passivated_back, bool):
-            raise ConfigError(f"generator setting 'passivated_back' must be true or false, "
-                              f"got {self.passivated_back!r}")
+        for name in ("passivated_back", "anisotropic"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"generator setting {name!r} must be true or false, "
+                                  f"got {getattr(self, name)!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorSettings:
@@ -135,7 +149,8 @@ class GeneratorSettings:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out.pop("extra")
-        out["electron"], out["hole"] = list(self.electron), list(self.hole)
+        for name in ("electron", "hole", "electron_111", "hole_111"):
+            out[name] = list(getattr(self, name))
         return out
 
     def to_json(self) -> str:
