@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "gpsa.cli.worker",
     "gpsa.cli.track",
     "gpsa.cli.trigger",
+    "gpsa.cli.monitor",
 ]
 
 

@@ -1,5 +1,6 @@
 """Progress of a run: rich bars per crystal in a terminal, plain periodic lines otherwise
-(Docker logs, CI, pipes). Both are thread-safe (fed by consumer or listener threads)."""
+(Docker logs, CI, pipes), both with the rate and the time left. Both are thread-safe (fed by
+consumer or listener threads)."""
 
 from __future__ import annotations
 
@@ -13,28 +14,56 @@ from typing import Any, TextIO
 from gpsa.cli.output import is_terminal
 
 
+def clock(seconds: float) -> str:
+    """``M:SS`` or ``H:MM:SS``."""
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 class PlainProgress:
-    """One line per crystal at most every ``interval`` seconds, and one when it finishes."""
+    """One line per crystal at most every ``interval`` seconds (events, share, rate since its
+    first block, time left), and one when it finishes::
+
+        00A: 3000/5000 events (60%), 1,210 events/s, ETA 0:02
+        00A: complete, 5000 events in 4.1 s (1,220 events/s)
+    """
 
     def __init__(self, stream: TextIO, interval: float = 2.0) -> None:
         self.stream, self.interval = stream, interval
         self.done: dict[str, int] = {}
         self.last: dict[str, float] = {}
+        self.first: dict[str, tuple[float, int]] = {}  # time and events of the first block
         self.lock = threading.Lock()
+
+    def _rate(self, crystal: str, n: int, now: float) -> float | None:
+        t0, n0 = self.first[crystal]
+        return (n - n0) / (now - t0) if now > t0 and n > n0 else None
 
     def advance(self, crystal: str, events: int, total: int | None) -> None:
         with self.lock:
             self.done[crystal] = n = self.done.get(crystal, 0) + events
             now = time.monotonic()
+            self.first.setdefault(crystal, (now, n))
             if now - self.last.get(crystal, 0.0) >= self.interval:
                 self.last[crystal] = now
                 pct = f" ({100 * n / total:.0f}%)" if total else ""
-                self.stream.write(f"{crystal}: {n}{f'/{total}' if total else ''} events{pct}\n")
+                rate = self._rate(crystal, n, now)
+                speed = f", {rate:,.0f} events/s" if rate else ""
+                eta = (f", ETA {clock(max(0, total - n) / rate)}" if rate and total else "")
+                self.stream.write(f"{crystal}: {n}{f'/{total}' if total else ''} events{pct}"
+                                  f"{speed}{eta}\n")
                 self.stream.flush()
 
     def finish(self, crystal: str, status: str) -> None:
         with self.lock:
-            self.stream.write(f"{crystal}: {status}, {self.done.get(crystal, 0)} events\n")
+            n = self.done.get(crystal, 0)
+            took = ""
+            if crystal in self.first:
+                seconds = time.monotonic() - self.first[crystal][0]
+                rate = self._rate(crystal, n, time.monotonic())
+                took = f" in {seconds:.1f} s" + (f" ({rate:,.0f} events/s)" if rate else "")
+            self.stream.write(f"{crystal}: {status}, {n} events{took}\n")
             self.stream.flush()
 
 
@@ -43,10 +72,14 @@ class RichProgress:
 
     def __init__(self, progress: Any, crystals: Sequence[str]) -> None:
         self.progress = progress
-        self.tasks = {c: progress.add_task(c, total=None) for c in crystals}
+        self.tasks = {c: progress.add_task(c, total=None, rate="") for c in crystals}
 
     def advance(self, crystal: str, events: int, total: int | None) -> None:
-        self.progress.update(self.tasks[crystal], advance=events, total=total)
+        task = self.tasks[crystal]
+        self.progress.update(task, advance=events, total=total)
+        speed = self.progress.tasks[task].speed
+        if speed:
+            self.progress.update(task, rate=f"{speed:,.0f} events/s")
 
     def finish(self, crystal: str, status: str) -> None:
         task = self.tasks[crystal]
@@ -73,10 +106,13 @@ def progress_for(crystals: Sequence[str], *, quiet: bool = False,
             Progress,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("events"), TimeElapsedColumn(),
+                      TextColumn("events"),
+                      TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                      TextColumn("ETA"), TimeRemainingColumn(),
                       console=Console(file=stream)) as progress:
             yield RichProgress(progress, crystals)
     else:

@@ -78,7 +78,23 @@ def run(args: argparse.Namespace) -> int:
             jobs, note = effective_jobs(args.jobs, len(cfg.crystals))
             if note:
                 print(f"gpsa: note: {note}", file=sys.stderr)
+        announce_metrics(cfg, args.mode, jobs)
         return execute(cfg, mode=args.mode, jobs=jobs, quiet=args.quiet, as_json=args.json)
+
+
+def announce_metrics(cfg: RunConfig, mode: str, jobs: int) -> None:
+    """Where the run's /metrics endpoints are, when ``[run] metrics_port`` is set."""
+    import socket
+
+    port = next(iter(cfg.crystals.values())).monitor.metrics_port
+    if not port:
+        return
+    host = socket.gethostname()
+    if mode == "parallel":
+        where = ", ".join(f"http://{host}:{port + i}/metrics" for i in range(jobs))
+    else:
+        where = f"http://{host}:{port}/metrics"
+    print(f"gpsa: note: metrics on {where}", file=sys.stderr)
 
 
 def uses_central_memory(stage: Any) -> bool:
@@ -132,11 +148,17 @@ def execute(cfg: RunConfig, *, mode: str = "simple", jobs: int = 1, quiet: bool 
              "result": o.result.to_dict() if o.result else None} for o in report.outcomes]}
         if glob is not None:
             summary["global"] = {**glob.to_dict(), "summary": str(glob.summary_path)}
+        if any(c.monitor.alarms for c in cfg.crystals.values()):
+            summary["alarms"] = report.alarms
         print_json(summary)
     else:
         print_summary(report)
         if glob is not None:
             print_global_summary(glob)
+        for a in report.alarms:
+            print_line(f"alarm {a['alarm']}: crystal {a['crystal']}: {a['metric']} "
+                       f"{a['value']:g} {a['condition']} {a['threshold']:g} at {a['fired']}"
+                       + (f", cleared {a['cleared']}" if a["cleared"] else ""))
     for o in report.outcomes:
         if o.error:
             print(f"gpsa: error: {o.error}", file=sys.stderr)

@@ -57,6 +57,9 @@ tables instead (``docs/conf-folders.md``).
 chain run once over every crystal's output (:mod:`gpsa.config.global_stages`); they take no
 per-crystal overrides.
 
+**Alarms** (``[[alarm]]`` tables) set thresholds on the run's metrics; see
+:mod:`gpsa.monitor.settings` and ``docs/monitoring.md``.
+
 **Unknown keys name file and line.** Each :class:`Layer` remembers its file and table, so
 :mod:`gpsa.config.resolve` reports an unknown key of the ``[run]`` table, of a ``[[stage]]`` or
 of an override table as ``FILE:LINE: stage 'psa': unknown key 'serach' (did you mean
@@ -80,7 +83,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TOP_LEVEL_KEYS = ("run", "stage", "crystal", "global")
+TOP_LEVEL_KEYS = ("run", "stage", "crystal", "global", "alarm")
 RUN_FILE_NAMES = ("run.toml", "gpsa.toml")
 #: The configuration folder inside an AGATA-style run folder (``run_XXXX/Conf``).
 CONF_FOLDER = "Conf"
@@ -118,6 +121,8 @@ class RawConfig:
     overrides: dict[str, dict[str, list[Layer]]] = field(default_factory=dict)  # crystal→stage
     #: the ``[[global]]`` tables: the global chain, run once over every crystal's output
     global_stages: list[Layer] = field(default_factory=list)
+    #: the ``[[alarm]]`` tables (:mod:`gpsa.monitor.settings`)
+    alarms: list[Layer] = field(default_factory=list)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -169,6 +174,11 @@ def _read_file(path: Path) -> RawConfig:
         raise ConfigError(f"{src}: 'global' must be an array of tables ([[global]])")
     raw.global_stages = [Layer(dict(s), f"{src}: global stage {i + 1}", base, path,
                                ("global", i)) for i, s in enumerate(globals_)]
+    alarms = data.get("alarm", [])
+    if not isinstance(alarms, list) or not all(isinstance(s, dict) for s in alarms):
+        raise ConfigError(f"{src}: 'alarm' must be an array of tables ([[alarm]])")
+    raw.alarms = [Layer(dict(s), f"alarm {i + 1}", base, path, ("alarm", i))
+                  for i, s in enumerate(alarms)]
     crystals = data.get("crystal", {})
     if not isinstance(crystals, dict):
         raise ConfigError(f"{src}: 'crystal' must be a table of tables ([crystal.00A.<stage>])")

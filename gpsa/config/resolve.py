@@ -21,6 +21,7 @@ from gpsa.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - gpsa.runtime.actor imports gpsa.config
     from gpsa.config.global_stages import GlobalConfig
+    from gpsa.monitor.settings import MonitorConfig
     from gpsa.runtime.actor import Actor
 
 STAGE_KEYS = ("actor", "name", "workers")
@@ -40,6 +41,15 @@ class RunSettings(Configurable):
     stop_timeout = Param(float, 5.0, "seconds from Ctrl-C or SIGTERM to the exit: blocks in "
                          "flight are finished for this long less 1 s, then abandoned (outputs "
                          "stay .partial)", min=0.1)
+    metrics_port = Param(int, 0, "Prometheus /metrics port of the run's process (0: off); "
+                         "parallel-mode worker i serves on metrics_port + i, batch workers on "
+                         "a free port they announce (docs/monitoring.md)", min=0, max=65535)
+    monitor_interval = Param(float, 1.0, "seconds between the monitoring snapshots published "
+                             "to the Central Memory and between alarm checks (0: none)",
+                             min=0.0)
+    run_name = Param(str, "", "the run's name in the Central Memory's monitoring keys "
+                     "gpsa:{NAME}:monitor (default: the output folder's name; batch runs: the "
+                     "batch run's name)")
 
 
 @dataclass
@@ -71,6 +81,9 @@ class CrystalConfig:
     stop_timeout: float = 5.0
     #: the Central Memory URL for stream actors ("" = none given)
     redis: str = ""
+    #: metrics port, snapshot interval, run name and alarms (not part of :meth:`to_dict`:
+    #: monitoring never changes what a run computes)
+    monitor: MonitorConfig = field(default_factory=lambda: _monitor_config())
 
     def build(self) -> list[Actor]:
         """Configured (not started) actors, in chain order."""
@@ -104,6 +117,12 @@ class RunConfig:
     crystals: dict[str, CrystalConfig] = field(default_factory=dict)
     #: the ``[[global]]`` chain (:mod:`gpsa.config.global_stages`), None when there is none
     global_chain: GlobalConfig | None = None
+
+
+def _monitor_config(**kwargs: Any) -> MonitorConfig:
+    from gpsa.monitor.settings import MonitorConfig
+
+    return MonitorConfig(**kwargs)
 
 
 def _safe(url: str) -> str:
@@ -177,6 +196,11 @@ def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
             raise ConfigError(f"--crystal {missing[0]}: not in the configuration "
                               f"(crystals: {', '.join(names)})")
         names = list(crystals)
+    from gpsa.monitor.settings import clean_name, parse_alarms
+
+    monitor = _monitor_config(metrics_port=run["metrics_port"], interval=run["monitor_interval"],
+                              run_name=clean_name(run["run_name"] or out_root.name),
+                              alarms=parse_alarms(raw.alarms))
     cat = get_catalogue()
     result = RunConfig(source=raw.source, settings=_plain(run | {"output": out_root}))
     # first the keys of every crystal (with file and line), then the values
@@ -196,7 +220,8 @@ def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
         result.crystals[crystal] = CrystalConfig(
             crystal=crystal, stages=stages, output_dir=out_root / crystal,
             config_dir=raw.base_dir, device=run["device"], queue_size=run["queue_size"],
-            source=str(raw.source), stop_timeout=run["stop_timeout"], redis=run["redis"])
+            source=str(raw.source), stop_timeout=run["stop_timeout"], redis=run["redis"],
+            monitor=monitor)
     if raw.global_stages:
         from gpsa.config.global_stages import resolve_global
 

@@ -52,6 +52,10 @@ class RunContext:
     device:      ``"cpu"`` or ``"cuda"`` (already checked by the host)
     stop_event:  set when the run is asked to stop (Ctrl-C); long producers should watch it
     extra:       free-form values for cooperating actors (e.g. the simulator's truth file)
+    observer:    the process's :class:`gpsa.monitor.observe.Observer` when the run is
+                 monitored (the chain then feeds it for every stage), else None
+    metrics:     counters, gauges, histograms for this crystal (:class:`~gpsa.monitor.observe.
+                 Metrics`), published with the run's when it is monitored
     """
 
     crystal: str = ""
@@ -60,9 +64,21 @@ class RunContext:
     device: str = "cpu"
     stop_event: threading.Event = field(default_factory=threading.Event)
     extra: dict[str, Any] = field(default_factory=dict)
+    observer: Any = None
+    _metrics: Any = field(default=None, init=False, repr=False, compare=False)
 
     #: staged outputs handed out by :meth:`output_file`: (partial path, final path)
     outputs: list[tuple[Path, Path]] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> Any:
+        """The run's metrics bound to this crystal (see the class docstring)."""
+        if self._metrics is None:
+            from gpsa.monitor.observe import detached_metrics
+
+            self._metrics = (self.observer.for_crystal(self.crystal)
+                             if self.observer is not None else detached_metrics())
+        return self._metrics
 
     def output_path(self, path: Path | str) -> Path:
         """``path`` resolved against :attr:`output_dir` (absolute paths stay as they are), with

@@ -179,6 +179,8 @@ class BatchWorker:
                      "started": round(time.time(), 1), "gpsa_version": __version__}
         self.summary = WorkSummary(worker=self.id)
         self.lease = Lease(queue, self.id, self.info, stop)
+        #: this worker's monitoring (:mod:`gpsa.monitor.session`), opened at its first crystal
+        self.monitor: Any = None
 
     def run(self) -> WorkSummary:
         """Claim and run workloads until the run is finished or a stop is requested."""
@@ -207,9 +209,27 @@ class BatchWorker:
                 if outcome == "failed":
                     self.stop.wait(self.poll)  # leave the next try to another worker first
         finally:
+            if self.monitor is not None:
+                self.monitor.close()
             self.lease.close()
             self.queue.deregister_worker(self.id)
         return self.summary
+
+    def _monitoring(self, cfg: Any) -> Any:
+        """The worker's monitoring session: a free port for /metrics when the run file sets a
+        ``metrics_port`` (several workers may share a host; the URL is announced here and in
+        the worker's registry entry), snapshots on the batch run's channel."""
+        if self.monitor is None:
+            from gpsa.monitor.session import MonitorSession
+
+            port = 0 if cfg.monitor.metrics_port else None
+            self.monitor = MonitorSession(cfg.monitor, worker=self.id, port=port,
+                                          redis=self.queue.client, device=cfg.device,
+                                          run_name=self.queue.run).__enter__()
+            if self.monitor.url:
+                self.lease.info["metrics"] = self.monitor.url
+                self.say(f"{self.id}: metrics on {self.monitor.url}")
+        return self.monitor
 
     def _token(self, claim: Claim) -> str:
         return f"{self.id}.{claim.deliveries}"
@@ -247,9 +267,11 @@ class BatchWorker:
         self.lease.info["device"] = cfg.device
         final = cfg.output_dir
         stage = final.parent / STAGING / f"{cfg.crystal}.{self._token(claim)}"
+        monitor = self._monitoring(cfg)
         try:
             res = run_crystal(replace(cfg, output_dir=stage), stop_event=self.stop,
-                              on_progress=self.lease.progress)
+                              on_progress=self.lease.progress,
+                              observer=monitor.observer if monitor.active else None)
         except Exception as exc:  # noqa: BLE001 - any failure of the crystal is the workload's
             if self.stop.is_set():
                 return self._stopped(claim, stage)
@@ -266,6 +288,9 @@ class BatchWorker:
                   "events": res.events_out, "events_in": res.events_in,
                   "seconds": round(res.wall_seconds, 3), "rate": round(res.rate, 1),
                   "staged": str(stage), "output": str(final), "committed": _now()}
+        alarms = [e for e in monitor.alarms.entries() if e["crystal"] == cfg.crystal]
+        if alarms:
+            record["alarms"] = alarms
         self.lease.settling()
         if not self.queue.commit(claim, self._token(claim), record):
             shutil.rmtree(stage, ignore_errors=True)

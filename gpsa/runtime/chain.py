@@ -98,6 +98,13 @@ class Chain:
         self._writes_left: dict[int, int] = {}  # id(block) -> consumers yet to write it
         self._error: ChainError | None = None
         self._lock = threading.Lock()
+        #: metrics fed for every stage when the run is monitored (:mod:`gpsa.monitor.meter`)
+        self._meter = None
+        if self.context.observer is not None:
+            from gpsa.monitor.meter import ChainMeter
+
+            self._meter = ChainMeter(self.context.observer.runtime, self.context.crystal,
+                                     labels)
 
     # -- control ---------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -121,6 +128,8 @@ class Chain:
                     break
                 started.append(actor)
             if self._error is None:
+                if self._meter is not None:
+                    self._meter.start(self.producer.expected_events)
                 busy = self._run_threads()
                 complete = (self._input_done.is_set() and self._error is None
                             and not self._abandon.is_set())
@@ -131,6 +140,8 @@ class Chain:
             self._abandon.set()  # e.g. KeyboardInterrupt: threads stop at their next check
             raise
         finally:
+            if self._meter is not None:
+                self._meter.end()
             for actor in started:
                 if actor.label in busy:
                     log.warning("crystal %s: stage %r still busy after the stop; not stopped",
@@ -165,6 +176,7 @@ class Chain:
         threads.append((threading.Thread(target=self._producer_loop, args=([q_in],),
                                          name=f"gpsa-{self.producer.label}"), self.producer))
         for f in self.filters:
+            self._watch(f.label, q_in)
             q_out = new_queue()
             threads += [(t, f) for t in self._filter_threads(f, q_in, [q_out])]
             q_in = q_out
@@ -176,6 +188,7 @@ class Chain:
                                              name="gpsa-tee"), None))
         ends: list[threading.Thread] = []
         for c, q in zip(self.consumers, sinks, strict=True):
+            self._watch(c.label, q)
             t = threading.Thread(target=self._consumer_loop, args=(c, q), name=f"gpsa-{c.label}")
             threads.append((t, c))
             ends.append(t)
@@ -220,7 +233,7 @@ class Chain:
                 except Exception as exc:  # noqa: BLE001 - reported as ChainError
                     self._fail(actor, f"produce after block {seq}", exc)
                     break
-                stats.add(block_events(block), time.perf_counter() - t)
+                self._count(stats, block, block_events(block), time.perf_counter() - t)
                 if not self._put(outs, (seq, block)):
                     break
                 seq += 1
@@ -258,7 +271,7 @@ class Chain:
                 if not dropping():
                     t = time.perf_counter()
                     out = self._call(actor, "process", block, actor.process, block)
-                    stats.add(block_events(block), time.perf_counter() - t)
+                    self._count(stats, block, block_events(block), time.perf_counter() - t)
                 with cond:  # wait for our turn: output order = input order
                     while state["turn"] != seq and not self._abandon.is_set():
                         cond.wait(_POLL)
@@ -307,7 +320,7 @@ class Chain:
             if actor.label in self._failed:
                 continue
             n = block_events(block)
-            stats.add(n, time.perf_counter() - t)
+            self._count(stats, block, n, time.perf_counter() - t)
             self._written(block)
             if first and self.on_progress is not None:
                 try:
@@ -320,6 +333,16 @@ class Chain:
             stats.add(0, time.perf_counter() - t, blocks=0)
 
     # -- helpers ---------------------------------------------------------------------------
+    def _count(self, stats: ActorStats, block: Block, events: int, seconds: float) -> None:
+        """A block went through a stage: its counters, and its metrics when monitored."""
+        stats.add(events, seconds)
+        if self._meter is not None:
+            self._meter.stages[stats.label].add(block, events, seconds)
+
+    def _watch(self, label: str, q: queue.Queue[Any]) -> None:
+        if self._meter is not None:
+            self._meter.watch_queue(label, q)
+
     def _written(self, block: Block) -> None:
         """One consumer wrote ``block``; once all did, the producer may acknowledge it."""
         with self._lock:
@@ -376,6 +399,8 @@ class Chain:
         err.__cause__ = exc
         if isinstance(exc, GpsaError):  # e.g. a bad calibration file found at start: exit 2
             err.exit_code = exc.exit_code
+        if self._meter is not None:
+            self._meter.stages[actor.label].error()
         with self._lock:
             self._failed.add(actor.label)
             if self._error is None:

@@ -26,12 +26,15 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gpsa.config.resolve import CrystalConfig, RunConfig
 from gpsa.errors import ConfigError, GpsaError
 from gpsa.runtime.runner import mark_not_finished, run_crystal
 from gpsa.runtime.stats import ChainResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gpsa.monitor.session import MonitorSession
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ class Outcome:
 class RunReport:
     outcomes: list[Outcome] = field(default_factory=list)
     wall_seconds: float = 0.0
+    #: the alarms that fired (:mod:`gpsa.monitor.alarms` entries), in firing order
+    alarms: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -71,11 +76,13 @@ class RunReport:
         return next((o.exit_code for o in self.outcomes if o.status == "failed"), 0)
 
 
-def _run_one(cfg: CrystalConfig, stop: Any, progress: ProgressSink) -> Outcome:
+def _run_one(cfg: CrystalConfig, stop: Any, progress: ProgressSink,
+             session: MonitorSession | None = None) -> Outcome:
     if stop.is_set():
         return Outcome(cfg.crystal, "not-run")
+    observer = session.observer if session is not None and session.active else None
     try:
-        res = run_crystal(cfg, stop_event=stop,
+        res = run_crystal(cfg, stop_event=stop, observer=observer,
                           on_progress=lambda n, t: progress.advance(cfg.crystal, n, t))
     except GpsaError as exc:  # a ChainError carries what was done before the failure
         return Outcome(cfg.crystal, "failed", error=str(exc), exit_code=exc.exit_code,
@@ -89,16 +96,31 @@ def _run_one(cfg: CrystalConfig, stop: Any, progress: ProgressSink) -> Outcome:
 
 def run_simple(config: RunConfig, *, stop: threading.Event,
                progress: ProgressSink | None = None) -> RunReport:
-    """Run each crystal in turn, in this process."""
+    """Run each crystal in turn, in this process (monitored on ``[run] metrics_port``)."""
     progress = progress or NoProgress()
     t0 = time.perf_counter()
     report = RunReport()
-    for cfg in config.crystals.values():
-        out = _run_one(cfg, stop, progress)
-        progress.finish(cfg.crystal, out.status)
-        report.outcomes.append(out)
+    first = next(iter(config.crystals.values()), None)
+    with _session(first, worker="main") as session:
+        for cfg in config.crystals.values():
+            out = _run_one(cfg, stop, progress, session)
+            progress.finish(cfg.crystal, out.status)
+            report.outcomes.append(out)
+    report.alarms = session.alarms.entries()
     report.wall_seconds = time.perf_counter() - t0
     return report
+
+
+def _session(cfg: CrystalConfig | None, *, worker: str, port: int | None = None,
+             on_alarm: Any = None) -> MonitorSession:
+    """The monitoring of this process for a run (see :mod:`gpsa.monitor.session`)."""
+    from gpsa.monitor.session import MonitorSession
+    from gpsa.monitor.settings import MonitorConfig
+
+    if cfg is None:
+        return MonitorSession(MonitorConfig(), worker=worker)
+    return MonitorSession(cfg.monitor, worker=worker, port=port, redis=cfg.redis,
+                          device=cfg.device, on_alarm=on_alarm)
 
 
 # --- parallel ---------------------------------------------------------------------------------
@@ -166,8 +188,10 @@ def _watch_parent(parent_pid: int, stop: Any, stop_timeout: float) -> None:
 
 
 def _worker_main(tasks: Any, results: Any, stop: Any, setup: dict[str, Any], parent_pid: int,
-                 stop_timeout: float) -> None:
-    """A worker process: run crystals from ``tasks`` until the None sentinel."""
+                 stop_timeout: float, index: int = 0) -> None:
+    """A worker process (number ``index``): run crystals from ``tasks`` until the None
+    sentinel. Its metrics are served on ``metrics_port + index`` when the port is set; the
+    alarms that fire are sent to the parent."""
     from gpsa.plugins.manager import create_plugin_manager, reset_plugin_manager
 
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # the parent decides; finish reading
@@ -175,6 +199,7 @@ def _worker_main(tasks: Any, results: Any, stop: Any, setup: dict[str, Any], par
     threading.Thread(target=_watch_parent, args=(parent_pid, stop, stop_timeout),
                      name="gpsa-watch-parent", daemon=True).start()
     code = 0
+    session: MonitorSession | None = None
     try:
         extra = [importlib.import_module(m) for m in setup["extra"]]
         reset_plugin_manager(create_plugin_manager(extra=extra, blocked=setup["blocked"]))
@@ -185,8 +210,13 @@ def _worker_main(tasks: Any, results: Any, stop: Any, setup: dict[str, Any], par
             if stop.is_set():
                 results.put(("done", cfg.crystal, {"status": "not-run"}))
                 continue
+            if session is None:
+                base = cfg.monitor.metrics_port
+                session = _session(cfg, worker=f"w{index}", port=base + index if base else None,
+                                   on_alarm=lambda e: results.put(("alarm", e["crystal"], e)))
+                session.__enter__()
             results.put(("start", cfg.crystal, os.getpid()))
-            out = _run_one(cfg, stop, _QueueProgress(results))
+            out = _run_one(cfg, stop, _QueueProgress(results), session)
             results.put(("done", out.crystal, {
                 "status": out.status, "error": out.error, "exit_code": out.exit_code,
                 "result": out.result.to_dict() if out.result is not None else None}))
@@ -194,6 +224,8 @@ def _worker_main(tasks: Any, results: Any, stop: Any, setup: dict[str, Any], par
         log.exception("worker %d failed", os.getpid())
         code = 1
     finally:
+        if session is not None:
+            session.close()
         results.close()
         results.join_thread()  # the messages reach the parent before the exit
         logging.shutdown()
@@ -235,6 +267,7 @@ class _Pool:
         self.outcomes: dict[str, Outcome] = {}
         self.running: dict[str, int] = {}  # crystal -> worker pid
         self.reaped: set[int] = set()  # pids of workers seen dead
+        self.alarms: list[dict[str, Any]] = []  # sent by the workers as they fire
 
     def run(self) -> RunReport:
         t0 = time.perf_counter()
@@ -247,7 +280,7 @@ class _Pool:
         setup = _plugin_setup()
         procs = [ctx.Process(target=_worker_main, name=f"gpsa-worker-{i}", daemon=True,
                              args=(tasks, results, child_stop, setup, os.getpid(),
-                                   self.stop_timeout)) for i in range(self.jobs)]
+                                   self.stop_timeout, i)) for i in range(self.jobs)]
         try:
             for p in procs:
                 p.start()
@@ -269,7 +302,7 @@ class _Pool:
         for name in self.config.crystals:
             self.outcomes.setdefault(name, Outcome(name, "not-run"))
         return RunReport(outcomes=[self.outcomes[n] for n in self.config.crystals],
-                         wall_seconds=time.perf_counter() - t0)
+                         wall_seconds=time.perf_counter() - t0, alarms=self.alarms)
 
     def _loop(self, procs: list[Any], results: Any, child_stop: Any) -> None:
         stop_seen: float | None = None
@@ -297,6 +330,8 @@ class _Pool:
             self.progress.advance(crystal, msg[2], msg[3])
         elif kind == "start":
             self.running[crystal] = msg[2]
+        elif kind == "alarm":
+            self.alarms.append(msg[2])
         elif kind == "done":
             self.running.pop(crystal, None)
             d = msg[2]

@@ -84,10 +84,13 @@ def mark_not_finished(cfg: CrystalConfig, status: str, why: str) -> None:
 
 
 def run_crystal(cfg: CrystalConfig, *, stop_event: threading.Event | None = None,
-                on_progress: Callable[[int, int | None], None] | None = None) -> ChainResult:
+                on_progress: Callable[[int, int | None], None] | None = None,
+                observer: Any = None) -> ChainResult:
     """Run the chain of one crystal. ``stop_event`` (set on Ctrl-C) ends reading gracefully;
     ``on_progress(events, expected_total)`` is called after each block reaches the first
-    consumer (``expected_total`` from the started producer, None if unknown)."""
+    consumer (``expected_total`` from the started producer, None if unknown); ``observer``
+    (:class:`gpsa.monitor.observe.Observer`, when the run is monitored) is fed for every
+    stage."""
     from gpsa.plugins.manager import get_plugin_manager
 
     hook = get_plugin_manager().hook
@@ -102,7 +105,8 @@ def run_crystal(cfg: CrystalConfig, *, stop_event: threading.Event | None = None
     context = RunContext(crystal=cfg.crystal, output_dir=cfg.output_dir,
                          config_dir=cfg.config_dir, device=cfg.device,
                          stop_event=stop_event or threading.Event(),
-                         extra={"redis_url": cfg.redis} if cfg.redis else {})
+                         extra={"redis_url": cfg.redis} if cfg.redis else {},
+                         observer=observer)
     progress = None
     if on_progress is not None:
         def progress(n: int) -> None:
