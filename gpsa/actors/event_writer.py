@@ -20,26 +20,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gpsa.actors.common import codec_registry
+from gpsa.actors.adf_io import AdfFileWriter
 from gpsa.config.params import Param
 from gpsa.plugins.hookspecs import hookimpl
-from gpsa.runtime.actor import Block, Consumer, RunContext
+from gpsa.runtime.actor import Block, RunContext
 
 
-class EventWriter(Consumer):
-    """Writes built (event:data:psa) or merged (event:data) events as ADF composite frames."""
+class EventWriter(AdfFileWriter):
+    """Writes built (event:data:psa) or merged (event:data) events as ADF composite frames.
+
+    Tracked gammas go out as data:tracked; otherwise it is the adf-writer."""
 
     name = "event-writer"
     path = Param(Path, Path("events.adf"), "ADF output file (relative: in the output folder, "
                  "OUTPUT/global/ in a global chain)", kind="output")
-    eof = Param(bool, True, "end a complete file with a meta:eof frame")
 
     def start(self, context: RunContext) -> None:
-        from gpsa.adf import AdfWriter
-
         super().start(context)
-        self.out_path = context.output_file(self.path)
-        self.writer = AdfWriter(self.out_path, registry=codec_registry())
         self.written: dict[str, int] = {}
 
     def process(self, block: Block) -> None:
@@ -64,19 +61,6 @@ class EventWriter(Consumer):
             return
         self.written[key] = self.written.get(key, 0) + self.writer.write(value)
         self.writer.flush()
-
-    def flush(self) -> None:
-        self.writer.flush()
-
-    def finish(self, complete: bool) -> None:
-        if complete and self.eof:
-            self.writer.write_eof()
-        self.writer.flush()
-
-    def stop(self) -> None:
-        writer = getattr(self, "writer", None)
-        if writer is not None:
-            writer.close()
 
     def counters(self) -> dict[str, int]:
         """Frames written per key (``frames_event:data:psa``, ...)."""

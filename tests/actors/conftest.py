@@ -12,16 +12,6 @@ import pytest
 from gpsa.plugins.manager import reset_plugin_manager
 
 
-@pytest.fixture(scope="session")
-def basis_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gpsa.basis.io import write_basis
-    from gpsa.bench.toy import ToyCrystal, toy_basis
-
-    path = tmp_path_factory.mktemp("basis") / "toy6.h5"
-    write_basis(path, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
-    return path
-
-
 @pytest.fixture(autouse=True)
 def default_plugins() -> Iterator[None]:
     """The process-wide plugin manager as a user gets it (built-ins + installed plugins)."""

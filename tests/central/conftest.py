@@ -3,8 +3,6 @@ in a short temporary folder (its unix socket path must stay under ~100 character
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,17 +10,6 @@ import pytest
 
 from gpsa.central.connection import connect
 from gpsa.central.server import LocalRedis
-
-
-@pytest.fixture
-def redis_server() -> Iterator[LocalRedis]:
-    folder = tempfile.mkdtemp(prefix="gpsa-t-", dir="/tmp")
-    server = LocalRedis(folder).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

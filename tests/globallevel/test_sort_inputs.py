@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from central.conftest import client, redis_server  # noqa: F401  (real redis-server fixtures)
+from central.conftest import client  # noqa: F401  (a client of the real redis-server fixture)
 
 from gpsa.adf import AdfWriter, TextFrames
 from gpsa.block import PsaBlock

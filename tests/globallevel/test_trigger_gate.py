@@ -5,8 +5,6 @@ counted), and fast and slow paths running at the same time through a real redis-
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import textwrap
 import threading
 import time
@@ -16,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from actors.conftest import basis_file  # noqa: F401
 
 from gpsa.cli.main import main
 from gpsa.globallevel.rows import Columns
@@ -209,16 +206,8 @@ def test_decision_after_the_timeout_is_ignored_never_doubled() -> None:
 
 # --- fast and slow path at the same time, through Redis ------------------------------------
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    from gpsa.central.server import LocalRedis
-
-    folder = tempfile.mkdtemp(prefix="gpsa-tg-", dir="/tmp")
-    server = LocalRedis(folder).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+def redis_url(redis_server: Any) -> str:
+    return str(redis_server.url)
 
 
 def test_redis_concurrent_fast_and_slow_paths(basis_file: Path, untriggered: Any,  # noqa: F811

