@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "gpsa.cli.track",
     "gpsa.cli.trigger",
     "gpsa.cli.monitor",
+    "gpsa.cli.report",
 ]
 
 
