@@ -11,7 +11,9 @@ gpsa cannot ship AGATA's ADL bases, so it makes its own. For a crystal geometry:
    :mod:`~gpsa.basis.fields.anisotropy` when ``anisotropic``), sum the charges they induce
    on the 37 electrodes (:mod:`~gpsa.basis.fields.induction`) every ``drift_step_ns``;
 4. apply the preamplifier, optional smoothing and cross-talk, and sample 56 × 10 ns with the
-   interaction at ``t0_sample`` (:mod:`~gpsa.basis.fields.response`);
+   interaction at ``t0_sample`` (:mod:`~gpsa.basis.fields.response`): by default each sample
+   is the mean over the 10 ns that end at its time (``sampling = "integrated"``), or the value
+   at that time (``"point"``);
 5. label each point with its hit segment: the segment its hole reaches (the one with the net
    charge, ``segment_from = "collection"``) or ``segment_of`` of the point (``"geometry"``).
 
@@ -50,6 +52,12 @@ __all__ = ["GeneratorSettings", "GenerationReport", "basis_points", "generate_ba
            "generate_basis_with_report", "compute_signals", "carrier_params"]
 
 log = logging.getLogger(__name__)
+
+#: What sample ``s`` holds, per ``sampling`` (``t_s = (s − t0_sample)·sampling_ns``).
+SAMPLING_CONVENTION = {
+    "point": "sample s = signal at t_s = (s - t0_sample) * sampling_ns",
+    "integrated": "sample s = mean of the signal over [t_s - sampling_ns, t_s), "
+                  "t_s = (s - t0_sample) * sampling_ns (trapezoid on the drift_step_ns grid)"}
 
 #: ``progress(done, total, message)``: points done so far out of ``total`` (0 while solving).
 Progress = Callable[[int, int, str], None]
@@ -153,7 +161,7 @@ def compute_signals(fields: CrystalFields, positions: np.ndarray, settings: Gene
         out[a:b] = apply_response(raw, dt_ns=s.drift_step_ns, sampling_ns=s.sampling_ns,
                                   n_samples=s.n_samples, tau_ns=s.preamp_tau_ns,
                                   smoothing_ns=s.smoothing_ns, crosstalk_fraction=s.crosstalk,
-                                  order=order)
+                                  order=order, sampling=s.sampling)
         if progress is not None:
             progress(b, n, "drifting charges")
     report = GenerationReport(times[HOLE_SIGN], times[ELECTRON_SIGN], labels[HOLE_SIGN],
@@ -192,6 +200,7 @@ def generate_basis_with_report(geometry: GeometryLike, grid_mm: float = 2.0,
     provenance = {"generator": "gpsa.basis.generate", "gpsa_version": __version__,
                   "settings": s.to_dict(), "geometry": geometry_fingerprint(geometry),
                   "basis_grid_mm": grid_mm, "fields_key": fields.key,
+                  "sampling_convention": SAMPLING_CONVENTION[s.sampling],
                   "fields_levels": [[lv.spacing, lv.sweeps] for lv in fields.electric.levels],
                   "drift": report.summary()}
     basis = Basis(positions=positions, segment=segment, signals=signals,

@@ -12,8 +12,16 @@ Input: induced charges ``(n, 37, T)`` on a fine time grid of step ``dt`` (1 ns) 
    ``c·Σ_j [S_j(t) − S_j(t − sampling)]`` from its 2–4 nearest neighbours ``j`` (same sector,
    ring ± 1; same ring, sector ± 1 cyclic), i.e. ``c`` times their derivative over one sample.
    The core is left alone. Net charges are unchanged (the derivative integrates to zero).
-4. **Sampling**: every ``sampling/dt``-th fine sample, ``n_samples`` of them; sample ``s`` is the
-   signal at ``t = (s − t0_sample)·sampling`` after the interaction.
+4. **Sampling**, ``n_samples`` samples, sample ``s`` belonging to the time
+   ``t_s = (s − t0_sample)·T`` after the interaction (``T = sampling``):
+
+   * ``"point"``: every ``T/dt``-th fine sample, the signal at ``t_s`` itself;
+   * ``"integrated"``: the mean of the signal over the sample period that *ends* at ``t_s``,
+     ``(1/T)·∫ y dt`` over ``[t_s − T, t_s)``, with ``y`` linear between the fine samples (the
+     trapezoid rule on the ``dt`` grid, exact for a piecewise-linear signal). Sample 0, whose
+     period lies before the fine grid, is the baseline ``y(t_0)``. The window is causal, as a
+     digitiser's: the value read at clock ``s`` is what its anti-alias filter integrated before
+     that clock, and the sample at the interaction (``t0_sample``) stays 0.
 
 The final values are not renormalised: a trace that has not settled by the last sample (slow
 collection plus the preamp's lag) ends below 1.
@@ -28,6 +36,8 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import lfilter
 
 N_SEGMENTS = 36
+#: Sampling conventions of :func:`apply_response` (see the module docstring).
+SAMPLING = ("point", "integrated")
 
 
 def neighbour_matrix(order: str = "sector-major") -> np.ndarray:
@@ -65,10 +75,26 @@ def crosstalk(x: np.ndarray, fraction: float, step: int, order: str) -> np.ndarr
     return out
 
 
+def sample(y: np.ndarray, step: int, n_samples: int, sampling: str = "point") -> np.ndarray:
+    """Fine signals ``y (..., ≥ (n_samples − 1)·step + 1)`` → ``(..., n_samples)`` samples, one
+    per ``step`` fine points: the fine point itself (``"point"``) or the trapezoid mean over the
+    ``step`` fine intervals that end there (``"integrated"``; sample 0 is ``y[..., 0]``)."""
+    need = (n_samples - 1) * step + 1
+    if sampling == "point":
+        return y[..., :need:step]
+    if sampling != "integrated":
+        raise ValueError(f"unknown sampling {sampling!r}, expected one of {SAMPLING}")
+    y = np.asarray(y[..., :need], dtype=np.float64)
+    trap = 0.5 * (y[..., :-1] + y[..., 1:])  # mean over each fine interval
+    means = trap.reshape(*y.shape[:-1], n_samples - 1, step).mean(axis=-1)
+    return np.concatenate([y[..., :1], means], axis=-1)
+
+
 def apply_response(raw: np.ndarray, *, dt_ns: float, sampling_ns: float, n_samples: int,
                    tau_ns: float, smoothing_ns: float = 0.0, crosstalk_fraction: float = 0.0,
-                   order: str = "sector-major") -> np.ndarray:
-    """Fine induced charges ``(n, 37, T)`` → basis signals ``(n, 37, n_samples)`` float32."""
+                   order: str = "sector-major", sampling: str = "point") -> np.ndarray:
+    """Fine induced charges ``(n, 37, T)`` → basis signals ``(n, 37, n_samples)`` float32,
+    sampled by the ``sampling`` convention (``"point"`` or ``"integrated"``)."""
     step = int(round(sampling_ns / dt_ns))
     if abs(step * dt_ns - sampling_ns) > 1e-9 or step < 1:
         raise ValueError(f"sampling {sampling_ns} ns is not a multiple of the step {dt_ns} ns")
@@ -79,4 +105,4 @@ def apply_response(raw: np.ndarray, *, dt_ns: float, sampling_ns: float, n_sampl
     if smoothing_ns > 0:
         y = gaussian_filter1d(y, smoothing_ns / dt_ns, axis=-1, mode="nearest")
     y = crosstalk(y, crosstalk_fraction, step, order)
-    return np.ascontiguousarray(y[..., ::step], dtype=np.float32)
+    return np.ascontiguousarray(sample(y, step, n_samples, sampling), dtype=np.float32)

@@ -18,6 +18,11 @@ unit in the name or the comment. Defaults and where they come from:
   of ~9 ns amplitude, at ≤ 2× the signal time (bench/results/drift_anisotropy.json,
   docs/basis-physics.md).
 * ``preamp_tau_ns = 35``, ``n_samples = 56`` at ``sampling_ns = 10``: AGATA basis preparation [P].
+* ``sampling = "integrated"``: each sample is the mean of the signal over the sample period
+  that ends at its time, ``[t − T, t)`` with ``T = sampling_ns``, as a digitiser's anti-alias
+  filter integrates before the clock (``"point"``: the value at ``t``, gpsa's bases before this
+  setting, byte-identical). Point samples lead the integrated ones by half a sample on a
+  linear signal (bench/results/sampling.json, docs/basis-physics.md "Sampling").
 * ``t0_sample = 10``: interaction at sample 10 (10 samples of baseline, 460 ns of signal);
   measured traces are aligned with T0 near sample 11 in AGATA's PSA [P].
 * ``crosstalk = 0``, ``smoothing_ns = 0``: the AGATA values are not public; off by default.
@@ -42,6 +47,7 @@ from gpsa.errors import ConfigError
 
 DTYPES = ("float32", "float16")
 SEGMENT_FROM = ("collection", "geometry")
+SAMPLING = ("point", "integrated")  # as gpsa.basis.fields.response.SAMPLING
 #: Settings that change the solved fields (the cache key).
 FIELD_KEYS = ("field_grid_mm", "coarsest_grid_mm", "sor_tol", "sor_omega", "bias_v",
               "impurity_a", "impurity_b", "passivated_back")
@@ -72,6 +78,7 @@ class GeneratorSettings:
     preamp_tau_ns: float = 35.0
     sampling_ns: float = 10.0
     n_samples: int = 56
+    sampling: str = "integrated"  # "integrated": mean over [t − T, t); "point": value at t
     t0_sample: int = 10
     crosstalk: float = 0.0  # fraction of the neighbours' one-sample difference
     smoothing_ns: float = 0.0  # Gaussian sigma, 0 = none
@@ -123,6 +130,9 @@ class GeneratorSettings:
         if self.dtype not in DTYPES:
             raise ConfigError(f"generator setting 'dtype' must be one of {DTYPES}, "
                               f"got {self.dtype!r}")
+        if self.sampling not in SAMPLING:
+            raise ConfigError(f"generator setting 'sampling' must be one of {SAMPLING}, "
+                              f"got {self.sampling!r}")
         if self.segment_from not in SEGMENT_FROM:
             raise ConfigError(f"generator setting 'segment_from' must be one of "
                               f"{SEGMENT_FROM}, got {self.segment_from!r}")
