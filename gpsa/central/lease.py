@@ -41,6 +41,8 @@ class Lease:
         self.claim: Claim | None = None
         self.lost = False
         self.released = False
+        #: time.monotonic() of the last heartbeat Redis took (None before the first)
+        self.last_beat: float | None = None
         self._since = 0.0
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -49,6 +51,7 @@ class Lease:
 
     def start(self) -> Lease:
         self.queue.register_worker(self.worker, self.info, self.ttl)
+        self.last_beat = time.monotonic()
         self._thread.start()
         return self
 
@@ -129,6 +132,7 @@ class Lease:
         except Exception as exc:  # noqa: BLE001 - Redis away: retried on the next beat
             log.warning("%s: heartbeat failed: %s", self.worker, exc)
             return
+        self.last_beat = time.monotonic()
         if claim is not None and not res[0]:
             with self._lock:
                 if self.claim is claim and not self.lost:

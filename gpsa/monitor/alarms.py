@@ -6,6 +6,10 @@ it **fires**: a log warning, ``gpsa_alarms_total{alarm, crystal, stage, worker}`
 ``gpsa_alarm_active`` = 1 (the mark ``gpsa monitor`` shows), and an entry in :attr:`Alarms.log`
 (the run summary's ``alarms``). When the condition no longer holds it clears (logged; the
 entry gets ``cleared``); it may fire again later.
+
+``heartbeat_age`` is the worker's, not a crystal's: a batch worker's
+``gpsa_heartbeat_age_seconds`` (:mod:`gpsa.monitor.session`), checked for the crystal it runs
+(so that a firing lands in that crystal's commit record), with no stage.
 """
 
 from __future__ import annotations
@@ -69,7 +73,11 @@ class Alarms:
                                         labels)
 
     def _value(self, spec: AlarmSpec, crystal: str, c: dict[str, Any],
-               samples: list[tuple[str, dict[str, str], float]]) -> tuple[str, float] | None:
+               samples: list[tuple[str, dict[str, str], float]],
+               process: dict[str, Any]) -> tuple[str, float] | None:
+        if spec.metric == "heartbeat_age":
+            age = process.get("heartbeat_age")
+            return None if age is None else ("", float(age))
         if not spec.metric.startswith("gpsa_"):
             return measure(spec, c)
         found = [v for n, lab, v in samples if n == spec.metric and lab.get("crystal") == crystal
@@ -86,8 +94,8 @@ class Alarms:
                     if spec.crystal and crystal != spec.crystal:
                         continue
                     key = (spec.name, crystal)
-                    got = self._value(spec, crystal, c, samples or []) if c.get("running") \
-                        else None
+                    got = self._value(spec, crystal, c, samples or [],
+                                      snap.get("process", {})) if c.get("running") else None
                     holds = got is not None and (got[1] < spec.value if spec.condition == "below"
                                                  else got[1] > spec.value)
                     if not holds:

@@ -6,7 +6,7 @@
     name = "slow-input"        # default: METRIC-CONDITION-VALUE
     metric = "rate"            # see METRICS, or any gpsa_ metric name
     condition = "below"        # below | above
-    value = 500.0              # events/s, blocks, errors, errors/s, or the metric's unit
+    value = 500.0              # events/s, blocks, errors, errors/s, seconds, or the metric's unit
     for_seconds = 10.0         # the condition must hold this long (default 0)
     crystal = "00A"            # only this crystal (default: every crystal)
     stage = "psa"              # only this stage (default: see METRICS)
@@ -28,6 +28,8 @@ METRICS = {
     "queue_depth": "blocks waiting in front of a stage (default: the deepest queue)",
     "errors": "failures of the crystal's stages so far (default: all stages)",
     "error_rate": "failures per second over the last 5 s (default: all stages)",
+    "heartbeat_age": "seconds since a batch worker's last heartbeat taken by the Central Memory "
+                     "(checked for the crystal it runs; never fires outside a batch worker)",
 }
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -37,7 +39,8 @@ class AlarmSettings(Configurable):
 
     name = Param(str, "", "alarm name, the `alarm` label of gpsa_alarms_total (default: "
                  "METRIC-CONDITION-VALUE)")
-    metric = Param(str, "", "rate | queue_depth | errors | error_rate, or a gpsa_ metric name "
+    metric = Param(str, "", "rate | queue_depth | errors | error_rate | heartbeat_age (seconds "
+                   "since a batch worker's last heartbeat), or a gpsa_ metric name "
                    "(its value summed over the crystal's stages)")
     condition = Param(str, "below", "fire when the metric is below or above the value",
                       choices=("below", "above"))

@@ -10,11 +10,12 @@ itself::
      "crystals": {"00A": {"running": 1, "expected": 5000, "stages": {"sim": {
          "events": 3000, "blocks": 60, "bytes": 9120000, "busy_seconds": 1.2, "errors": 0,
          "queue": 2, "rate": 1010.0, "error_rate": 0.0}}}},
-     "process": {"cpu_seconds": 3.1, "rss_bytes": 2.1e8},
+     "process": {"cpu_seconds": 3.1, "rss_bytes": 2.1e8, "heartbeat_age": 0.4},
      "gpus": [{"gpu": "0", "utilization": 0.93, "memory_used_bytes": 1.1e9}],
      "alarms": [{"alarm": "slow", "crystal": "00A", "stage": "sim", "active": true, ...}]}
 
-``rate`` and ``error_rate`` are per second over the last :data:`WINDOW` seconds
+``process.heartbeat_age`` (seconds since the last heartbeat) is only in a batch worker's
+snapshots. ``rate`` and ``error_rate`` are per second over the last :data:`WINDOW` seconds
 (:class:`RateTracker`).
 """
 
@@ -34,7 +35,8 @@ _STAGE_FIELDS = {"gpsa_events_total": "events", "gpsa_blocks_total": "blocks",
                  "gpsa_block_seconds_count": "block_seconds_count"}
 _CRYSTAL_FIELDS = {"gpsa_crystal_running": "running", "gpsa_events_expected": "expected"}
 _PROCESS_FIELDS = {"gpsa_process_cpu_seconds_total": "cpu_seconds",
-                   "gpsa_process_resident_memory_bytes": "rss_bytes"}
+                   "gpsa_process_resident_memory_bytes": "rss_bytes",
+                   "gpsa_heartbeat_age_seconds": "heartbeat_age"}
 _GPU_FIELDS = {"gpsa_gpu_utilization_ratio": "utilization",
                "gpsa_gpu_memory_used_bytes": "memory_used_bytes",
                "gpsa_gpu_memory_total_bytes": "memory_total_bytes"}

@@ -2,7 +2,8 @@
 
 * :class:`RedisSource`: the run's snapshots in the Central Memory: the last ones of the history
   stream at start, then the live ones from the pub/sub channel; for a batch run also the
-  workers' registry (:func:`gpsa.central.workstatus.worker_rows`: host, device, heartbeat age).
+  workers' registry (:func:`gpsa.central.workstatus.worker_rows`: host, device, heartbeat age;
+  ``stale`` when the age is past :func:`stale_after` of the run's lease).
 * :class:`MetricsSource`: one or more processes' ``/metrics`` endpoints, scraped (rates from
   successive scrapes).
 """
@@ -18,6 +19,13 @@ from gpsa.monitor.publish import channel, history_key, read_history
 from gpsa.monitor.snapshot import RateTracker, build_snapshot, merge, parse_metrics_text
 
 log = logging.getLogger(__name__)
+
+
+def stale_after(lease_s: float) -> float:
+    """Heartbeat age (s) past which ``gpsa monitor`` marks a batch worker ``STALE``: 2.5
+    heartbeat intervals of :class:`~gpsa.central.lease.Lease` (lease / 5, between 0.1 and 2 s),
+    at least 1 s: 5 s for the default 10 s lease."""
+    return max(1.0, 2.5 * min(2.0, max(0.1, lease_s / 5)))
 
 
 def latest_run(client: Any) -> str | None:
@@ -76,8 +84,10 @@ class RedisSource:
             log.debug("no batch status for %s: %s", self.run, exc)
             return None
         rows = worker_rows(snap)
+        limit = stale_after(int(snap.meta.get("lease_ms") or 10_000) / 1000)
         for r in rows:
             r["metrics"] = snap.workers.get(r["worker"], {}).get("metrics", "")
+            r["stale"] = r["heartbeat_age"] > limit
         return rows
 
     def close(self) -> None:

@@ -35,9 +35,12 @@ def stage_rows(snaps: Snapshots) -> list[list[Any]]:
 def worker_rows(snaps: Snapshots, batch: list[dict[str, Any]] | None = None,
                 now: float | None = None) -> list[list[Any]]:
     """One row per process: from the batch run's registry when there is one (heartbeat age
-    as the Central Memory sees it), else from the snapshots (age of the last snapshot)."""
+    as the Central Memory sees it; ``STALE`` after the state of a worker whose age is past
+    :func:`gpsa.monitor.sources.stale_after`), else from the snapshots (age of the last
+    snapshot)."""
     if batch:
-        return [[w["worker"], w["host"], w["pid"], w["device"], w["state"],
+        return [[w["worker"], w["host"], w["pid"], w["device"],
+                 f"{w['state']} STALE" if w.get("stale") else w["state"],
                  f"{w['heartbeat_age']:.1f}", w.get("metrics", "")] for w in batch]
     now = time.time() if now is None else now
     return [[s.get("worker", ""), s.get("host", ""), s.get("pid", ""), s.get("device", ""),
@@ -90,6 +93,8 @@ def rich_view(snaps: Snapshots, batch: list[dict[str, Any]] | None = None,
             style = None
             if name == "Alarms" and r[-1] == "ACTIVE":
                 style = "bold red"
+            elif name == "Workers" and str(r[4]).endswith(" STALE"):
+                style = "bold red"  # its heartbeat is late
             elif name == "Crystals x stages" and r[7] != 0:
                 style = "yellow"  # the stage has errors
             table.add_row(*(str(v) for v in r), style=style)

@@ -225,7 +225,8 @@ class BatchWorker:
             port = 0 if cfg.monitor.metrics_port else None
             self.monitor = MonitorSession(cfg.monitor, worker=self.id, port=port,
                                           redis=self.queue.client, device=cfg.device,
-                                          run_name=self.queue.run).__enter__()
+                                          run_name=self.queue.run,
+                                          last_beat=lambda: self.lease.last_beat).__enter__()
             if self.monitor.url:
                 self.lease.info["metrics"] = self.monitor.url
                 self.say(f"{self.id}: metrics on {self.monitor.url}")
