@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from gpsa.adf.reader import Source, iter_blocks
 from gpsa.block import PsaBlock
@@ -29,6 +29,7 @@ from gpsa.errors import ConfigError
 from gpsa.globallevel.sorter import TimeSorter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: frames per block read from a file: decoding costs ~0.5 us/frame at 1,000, ~0.4 at 16,384
 FILE_FRAMES_PER_BLOCK = 16384
@@ -42,6 +43,32 @@ def psa_blocks(source: Source, *, frames_per_block: int | None = FILE_FRAMES_PER
         psa = block.psa
         if psa is not None and len(psa):
             yield psa
+
+
+def furthest_behind(inputs: Mapping[str, Iterator[T]],
+                    position: Callable[[str, T], int | None]) -> Iterator[tuple[str, T | None]]:
+    """``(name, block)`` from the input furthest behind in time, ``(name, None)`` when an input
+    ends. ``position(name, block)`` is where an input stands after its block was handled by the
+    caller (asked when the caller comes back; None: unchanged). The inputs are closed at the
+    end, also when the caller stops early."""
+    behind: dict[str, int] = dict.fromkeys(inputs, -1)
+    try:
+        while behind:
+            name = min(behind, key=behind.__getitem__)
+            block = next(inputs[name], None)
+            if block is None:
+                del behind[name]
+                yield name, None
+                continue
+            yield name, block
+            at = position(name, block)
+            if at is not None:
+                behind[name] = at
+    finally:
+        for it in inputs.values():
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
 
 
 def sort_files(files: Mapping[str, Source], sorter: TimeSorter | None = None, *,
@@ -61,21 +88,10 @@ def sort_files(files: Mapping[str, Source], sorter: TimeSorter | None = None, *,
                for name, src in files.items()}
     for name in readers:
         sorter.add_input(name)
-    behind: dict[str, int] = dict.fromkeys(readers, -1)
-    try:
-        while behind:
-            name = min(behind, key=behind.__getitem__)
-            block = next(readers[name], None)
-            if block is None:
-                del behind[name]
-                yield from sorter.end(name)
-                continue
-            yield from sorter.push(name, block)
-            behind[name] = sorter.checks[name].latest or 0
-        yield from sorter.flush()
-    finally:
-        for reader in readers.values():
-            reader.close()
+    for name, block in furthest_behind(readers,
+                                       lambda name, _: sorter.checks[name].latest or 0):
+        yield from sorter.end(name) if block is None else sorter.push(name, block)
+    yield from sorter.flush()
 
 
 class RedisPsaInputs:

@@ -81,26 +81,21 @@ def run_inputs(fast: FastPath, inputs: Mapping[str, Iterator[Any]], *,
     """Feed every input's blocks to ``fast``, the input furthest behind first; close it.
     Returns the report plus ``seconds`` and ``records``; ``stop`` (an Event) ends early (the
     decisions then are published as incomplete)."""
+    from gpsa.globallevel.sortinputs import furthest_behind
+
     t0 = time.perf_counter()
-    live = dict(inputs)
-    progress = dict.fromkeys(live, -1)
     records = 0
     complete = True
-    while live:
+    recs = {name: (records_from_block(block) for block in it) for name, it in inputs.items()}
+    for name, rec in furthest_behind(
+            recs, lambda _, rec: int(rec.timestamps[-1]) if len(rec) else None):
         if stop is not None and stop.is_set():
             complete = False
             break
-        name = min(live, key=lambda n: progress[n])
-        try:
-            block = next(live[name])
-        except StopIteration:
-            del live[name]
+        if rec is None:
             fast.end(name)
             continue
-        rec = records_from_block(block)
-        if len(rec):
-            progress[name] = int(rec.timestamps[-1])
-            records += len(rec)
+        records += len(rec)
         fast.push(name, rec)
     fast.close(complete)
     out = fast.report()

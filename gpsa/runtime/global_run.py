@@ -95,24 +95,11 @@ def file_inputs(files: Mapping[str, Path], frames_per_block: int) -> Iterator[
     """``(crystal, PsaBlock)`` from the data:psa files, always from the file furthest behind in
     time; ``(crystal, None)`` when a file ends."""
     from gpsa.actors.common import codec_registry
-    from gpsa.globallevel.sortinputs import psa_blocks
+    from gpsa.globallevel.sortinputs import furthest_behind, psa_blocks
 
     readers = {name: psa_blocks(path, frames_per_block=frames_per_block,
                                 registry=codec_registry()) for name, path in files.items()}
-    behind = dict.fromkeys(readers, -1)
-    try:
-        while behind:
-            name = min(behind, key=behind.__getitem__)
-            block = next(readers[name], None)
-            if block is None:
-                del behind[name]
-                yield name, None
-                continue
-            behind[name] = int(block.events.timestamps[-1])
-            yield name, block
-    finally:
-        for reader in readers.values():
-            reader.close()
+    return furthest_behind(readers, lambda _, block: int(block.events.timestamps[-1]))
 
 
 def choose_inputs(cfg: GlobalConfig, crystals: Mapping[str, str]) -> list[GlobalInput]:
