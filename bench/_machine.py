@@ -3,6 +3,7 @@ never compared blindly. Shared by all ``bench/bench_*.py`` scripts."""
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import sys
@@ -57,3 +58,14 @@ def machine_info() -> dict[str, Any]:
     except ImportError:  # pragma: no cover - numba is a gpsa dependency
         info["numba"] = None
     return info
+
+
+def strict_json(x: Any) -> Any:
+    """NaN / inf → None (recursively through dicts and lists), so the JSON is strict."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: strict_json(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [strict_json(v) for v in x]
+    return x

@@ -45,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench._machine from the repo
 
-from bench._machine import machine_info  # noqa: E402
+from bench._machine import machine_info, strict_json  # noqa: E402
 from gpsa.actors.preprocess import Preprocess  # noqa: E402
 from gpsa.bench.accuracy import error_stats, hit_positions, match_hits  # noqa: E402
 from gpsa.bench.events import (  # noqa: E402
@@ -217,16 +217,6 @@ def print_tables(result: dict[str, Any]) -> None:
               f"{r['spurious_events_pct']:6.1f} {r['missed_hits_pct']:6.1f}")
 
 
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite(v) for v in x]
-    return x
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=500, help="events per kind (default 500)")
@@ -277,7 +267,7 @@ def main(argv: list[str]) -> int:
         "psa_settings": base.to_dict(), "wall_s": round(wall, 1),
         "energy_rows": energy_rows, "k_scan": k_rows, "psa_rows": rows}
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(_finite(result), indent=2) + "\n")
+    args.output.write_text(json.dumps(strict_json(result), indent=2) + "\n")
     print_tables(result)
     print(f"wall time {wall:.0f} s; written to {args.output}")
     return 0

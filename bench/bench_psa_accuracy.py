@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench._machine from the repo
 
-from bench._machine import machine_info  # noqa: E402
+from bench._machine import machine_info, strict_json  # noqa: E402
 from gpsa.bench.accuracy import bench_rows, configurations  # noqa: E402
 from gpsa.bench.events import Perturbation, real_model, simulate, with_noise  # noqa: E402
 from gpsa.bench.sources import TRACE_SAMPLES, TRACE_T0, get_source  # noqa: E402
@@ -50,17 +50,6 @@ KINDS: dict[str, tuple[int, tuple[float, float]]] = {
     "two-hit": (2, (150.0, 1000.0)),
 }
 QUICK = {"events": 40, "reference_hits": 20}
-
-
-def _finite(x: Any) -> Any:
-    """NaN / inf → None, so the JSON is strict."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite(v) for v in x]
-    return x
 
 
 def _fmt(x: Any, spec: str) -> str:
@@ -157,7 +146,7 @@ def main(argv: list[str]) -> int:
         "rows": rows,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(_finite(result), indent=2) + "\n")
+    args.output.write_text(json.dumps(strict_json(result), indent=2) + "\n")
     print_table(rows)
     print(f"wall time {wall:.0f} s (events {t_events:.0f} s); written to {args.output}")
     return 0
