@@ -6,11 +6,15 @@ Checks stream over the signals in row chunks so a memory-mapped basis is never m
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from gpsa.errors import BasisError
 
 from .model import CORE_CHANNEL, N_BASIS_CHANNELS, N_SEGMENTS
+
+log = logging.getLogger(__name__)
 
 #: A net charge "ends near ±1" when the last sample is within this distance of ±1.
 POLARITY_TOLERANCE = 0.25
@@ -86,16 +90,34 @@ def check_signals_finite(source: str, signals: np.ndarray) -> None:
             raise fail(source, "finite", f"/signals has NaN/inf at point {i}")
 
 
-def _classify(end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (np.abs(end - 1.0) <= POLARITY_TOLERANCE, np.abs(end + 1.0) <= POLARITY_TOLERANCE)
+#: A net charge still rising by more than this over the last sample is still being collected
+#: when the trace ends (a slow carrier in a weak-field corner): kept, with a warning.
+SETTLING = 0.002
+
+
+def _classify(end: np.ndarray, rising: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points whose net charge ends near +1 / near -1, or is still moving towards it."""
+    pos = (np.abs(end - 1.0) <= POLARITY_TOLERANCE) | ((end > 0) & (rising > SETTLING))
+    neg = (np.abs(end + 1.0) <= POLARITY_TOLERANCE) | ((end < 0) & (rising < -SETTLING))
+    return pos, neg
+
+
+def _ends(signals: np.ndarray, rows: np.ndarray, channels: np.ndarray | int
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Last sample and last-minus-previous sample of one channel per point."""
+    last = np.asarray(signals[rows, channels, -1], dtype=np.float32)
+    prev = np.asarray(signals[rows, channels, -2], dtype=np.float32)
+    return last, last - prev
 
 
 def detect_polarity(source: str, signals: np.ndarray, segment: np.ndarray) -> int:
     """+1 if every hit segment's and core's net charge (last sample) ends near +1, -1 if all end
-    near -1; otherwise raise. Reads only the last sample of two channels per point."""
+    near -1; otherwise raise. A net charge still rising towards ±1 at the last sample (charge
+    collection longer than the trace) counts as ending there, with one warning giving the count.
+    Reads only the last two samples of two channels per point."""
     rows = np.arange(signals.shape[0])
-    seg_end = np.asarray(signals[rows, segment.astype(np.int64), -1], dtype=np.float32)
-    pos, neg = _classify(seg_end)
+    seg_end, seg_rise = _ends(signals, rows, segment.astype(np.int64))
+    pos, neg = _classify(seg_end, seg_rise)
     if pos.all():
         sign = 1
     elif neg.all():
@@ -107,11 +129,18 @@ def detect_polarity(source: str, signals: np.ndarray, segment: np.ndarray) -> in
                    f"hit-segment net charge must end near +1 at every point ({int(pos.sum())} "
                    f"near +1, {int(neg.sum())} near -1, {int(bad.sum())} neither; point {i} "
                    f"ends at {float(seg_end[i]):.3g})")
-    core_end = np.asarray(signals[:, CORE_CHANNEL, -1], dtype=np.float32) * sign
-    core_ok = np.abs(core_end - 1.0) <= POLARITY_TOLERANCE
+    core_end, core_rise = _ends(signals, rows, CORE_CHANNEL)
+    core_ok = _classify(core_end * sign, core_rise * sign)[0]
     if not core_ok.all():
         i = int(np.argmin(core_ok))
         raise fail(source, "polarity",
                    f"core net charge must end near {sign:+d} like the hit segment; point {i} "
-                   f"ends at {float(core_end[i] * sign):.3g}")
+                   f"ends at {float(core_end[i]):.3g}")
+    late = (np.abs(core_end * sign - 1.0) > POLARITY_TOLERANCE) | (
+        np.abs(seg_end * sign - 1.0) > POLARITY_TOLERANCE)
+    if late.any():
+        log.warning("%s: %d of %d points are still collecting charge at the last sample "
+                    "(drift longer than the trace; e.g. point %d, core at %.3g)", source,
+                    int(late.sum()), rows.size, int(np.argmax(late)),
+                    float(core_end[int(np.argmax(late))]))
     return sign

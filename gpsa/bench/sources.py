@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import numpy as np
 from gpsa.basis.model import Basis
 from gpsa.bench.toy import ToyCrystal, Truth, simulate_events, toy_basis
 from gpsa.block import CrystalBlock
+from gpsa.errors import BasisError
 from gpsa.psa.window import shifted_signals
 
 if TYPE_CHECKING:
@@ -174,6 +176,20 @@ def physics_events(geometry: CrystalGeometry, settings: GeneratorSettings, n: in
                   settings.t0_sample, noise, rng)
 
 
+def same_generation(basis: Basis, geometry: CrystalGeometry,
+                    settings: GeneratorSettings) -> bool:
+    """Whether ``basis`` records the generator ``settings`` and ``geometry`` (a cached basis
+    made before a default changed, e.g. the sampling convention, must not be reused)."""
+    from gpsa.basis.fields.crystal import geometry_fingerprint
+
+    try:
+        made = json.loads(basis.generator)
+    except ValueError:
+        return False
+    return (made.get("settings") == json.loads(settings.to_json())
+            and made.get("geometry") == json.loads(json.dumps(geometry_fingerprint(geometry))))
+
+
 def real_source(crystal: str = "A", grid_mm: float = 2.0, cache: Path = CACHE,
                 event_changes: dict[str, Any] | None = None) -> Source:
     """gpsa's generated basis of AGATA shape ``crystal`` (default generator settings) and events
@@ -190,10 +206,16 @@ def real_source(crystal: str = "A", grid_mm: float = 2.0, cache: Path = CACHE,
     event_settings = settings.replace(**changes)
     diff = settings_diff(settings, event_settings)
     path = cache / f"gpsa_{crystal}_{grid_mm:g}mm.h5"
-    if path.exists():
-        basis = load_basis(path)
-    else:
-        log.info("generating the %s basis (about half a minute)", path)
+    try:
+        basis = load_basis(path) if path.exists() else None
+    except BasisError as exc:
+        log.info("%s: regenerating (%s)", path, exc)
+        basis = None
+    if basis is not None and not same_generation(basis, geometry, settings):
+        log.info("%s was made with other generator settings or code: regenerating", path)
+        basis = None
+    if basis is None:
+        log.info("generating the %s basis (about a minute)", path)
         basis = generate_basis(geometry, grid_mm, settings, cache_dir=cache)
         cache.mkdir(parents=True, exist_ok=True)
         write_basis(path, basis)

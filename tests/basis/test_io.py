@@ -3,6 +3,7 @@ test per validation rule, round trips, order conversion and polarity flip."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,24 @@ def test_bad_file_rule(tmp_path: Path, toy: Basis, mutation: str, rule: str) -> 
         load_basis(path)
     msg = str(err.value)
     assert msg.startswith(f"{path}: ") and "\n" not in msg
+
+
+def test_charge_still_collecting_at_trace_end_loads(tmp_path: Path, toy: Basis,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A slow carrier (weak-field corner) still collecting when the trace ends: the point's net
+    charges are rising towards +1 at the last sample. Loaded, with one warning; a flat net charge
+    of 0.5 (polarity-scale above) is still refused."""
+    c = good_content(toy)
+    sig = c["signals"]
+    n_s = sig.shape[2]
+    ramp = np.linspace(0.0, 0.7, n_s, dtype=np.float32)
+    sig[4, :, :] = 0.0
+    sig[4, 36] = ramp
+    sig[4, int(c["segment"][4])] = ramp
+    with caplog.at_level(logging.WARNING, logger="gpsa.basis.validate"):
+        b = load_basis(write_by_hand(tmp_path / "slow.h5", c))
+    assert b.signals[4, 36, -1] == pytest.approx(0.7)
+    assert "1 of" in caplog.text and "still collecting charge" in caplog.text
 
 
 def test_missing_file(tmp_path: Path) -> None:
