@@ -1,6 +1,7 @@
 """PSA accuracy bench: speed and accuracy of every grid-search configuration in one run.
 
-For each configuration (p in 2, 1, 0.3 × full / AGS search × refinement off / on) and each event
+For each configuration (p in 2, 1, 0.3 × full / AGS search × refinement off / lattice / fit,
+see :mod:`gpsa.psa.refine` and :mod:`gpsa.psa.fit`) and each event
 set (single hits and two hits in two segments, at 1 % and 3 % noise): hits/s of the numba
 backend, its ratio to the numpy reference (both timed on the same small subset, same
 configuration, in this run), median and mean 3D error, FWHM x/y/z (2.355 × 1.4826 × MAD),
@@ -79,6 +80,9 @@ def main(argv: list[str]) -> int:
                          "reference hits")
     ap.add_argument("--p", type=float, nargs="+", default=[2.0, 1.0, 0.3],
                     help="p values (default 2 1 0.3)")
+    ap.add_argument("--methods", nargs="+", default=["lattice", "fit"],
+                    choices=["lattice", "fit"],
+                    help="refinement methods of the refined configurations (default both)")
     ap.add_argument("--crosstalk", type=float, default=Perturbation.crosstalk,
                     help="proportional neighbour cross-talk fraction (default %(default)g)")
     ap.add_argument("--derivative-crosstalk", type=float,
@@ -108,11 +112,11 @@ def main(argv: list[str]) -> int:
         for j, noise in enumerate(NOISES):
             events[(kind, noise)] = with_noise(clean, noise, seed=args.seed + 100 * i + j + 1)
     t_events = time.perf_counter() - start
-    configs = configurations(args.p)
+    configs = configurations(args.p, methods=args.methods)
     rows = bench_rows(basis, events, configs, base=base, reference_hits=args.reference_hits)
     wall = time.perf_counter() - start
 
-    varied = {"p", "search", "refine_grid", "refine_t0", "backend"}
+    varied = {"p", "search", "refine_grid", "refine_t0", "refine_method", "backend"}
     result = {
         "bench": "psa_accuracy",
         "command": "python bench/bench_psa_accuracy.py " + " ".join(argv),

@@ -39,7 +39,7 @@ AGREE_MM = 0.1
 STAT_KEYS = ("median_3d_mm", "mean_3d_mm", "fwhm_x_mm", "fwhm_y_mm", "fwhm_z_mm",
              "outliers_5mm_pct")
 #: Fields of every :func:`bench_rows` row, in order.
-ROW_KEYS = ("config", "p", "search", "refine", "noise", "kind", "events", "hits",
+ROW_KEYS = ("config", "p", "search", "refine", "refine_method", "noise", "kind", "events", "hits",
             "matched_hits", "missed_interactions", "hits_per_s", "ratio_to_reference",
             "reference_hits", "reference_hits_per_s", "subset_hits_per_s",
             "reference_agree_pct", *STAT_KEYS, "t0_bias_samples", "t0_rms_samples")
@@ -102,25 +102,35 @@ def accuracy_row(out: PsaBlock, truth: Truth) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Config:
     """One searched configuration; refinement = sub-grid positions + T0 (``refine_grid`` and
-    ``refine_t0``)."""
+    ``refine_t0``) by ``method`` ("lattice" or "fit", :class:`PsaSettings` ``refine_method``)."""
 
     p: float
     search: str
     refine: bool
+    method: str = "lattice"
 
     @property
     def name(self) -> str:
-        return f"p={self.p:g} {self.search} {'refined' if self.refine else 'grid'}"
+        how = ("fitted" if self.method == "fit" else "refined") if self.refine else "grid"
+        return f"p={self.p:g} {self.search} {how}"
 
     def settings(self, base: PsaSettings) -> PsaSettings:
         return base.replace(p=self.p, search=self.search, refine_grid=self.refine,
-                            refine_t0=self.refine)
+                            refine_t0=self.refine, refine_method=self.method)
 
 
 def configurations(p_values: Iterable[float] = (2.0, 1.0, 0.3),
                    searches: Iterable[str] = ("full", "ags"),
-                   refines: Iterable[bool] = (False, True)) -> list[Config]:
-    return [Config(float(p), s, bool(r)) for p in p_values for s in searches for r in refines]
+                   refines: Iterable[bool] = (False, True),
+                   methods: Iterable[str] = ("lattice",)) -> list[Config]:
+    """Every (p, search, refinement) combination; a refined one once per refinement method."""
+    out = []
+    for p in p_values:
+        for s in searches:
+            for r in refines:
+                for m in (methods if r else ("lattice",)):
+                    out.append(Config(float(p), s, bool(r), m))
+    return out
 
 
 def _timed(psa: GridSearchPSA, block: CrystalBlock, repeat: int = 1) -> tuple[PsaBlock, float]:
@@ -174,7 +184,9 @@ def bench_rows(basis: Basis, events: Mapping[tuple[str, float], tuple[CrystalBlo
             psa.run(block.take(slice(0, min(warmup_events, len(block)))))  # numba compiles
             out, dt = _timed(psa, block)
             row: dict[str, Any] = {"config": cfg.name, "p": cfg.p, "search": cfg.search,
-                                   "refine": cfg.refine, "noise": noise, "kind": kind,
+                                   "refine": cfg.refine,
+                                   "refine_method": cfg.method if cfg.refine else None,
+                                   "noise": noise, "kind": kind,
                                    **accuracy_row(out, truth),
                                    "hits_per_s": _rate(len(out.hits), dt)}
             row.update(_reference(psa, ref, block, out, reference_hits, subset_repeat))

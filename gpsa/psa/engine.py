@@ -184,7 +184,16 @@ class GridSearchPSA:
 
     def _refiner(self, hit_set: np.ndarray) -> Any:
         """The numpy reference refinement for the reference backend, else the numba kernels."""
-        if self.settings.backend == "reference" and not self.device.is_cuda:
+        reference = self.settings.backend == "reference" and not self.device.is_cuda
+        if self.settings.refine_method == "fit":
+            if reference:
+                from gpsa.psa.fit import FitRefiner
+
+                return FitRefiner(self, hit_set)
+            from gpsa.psa.fit_numba import NumbaFitter
+
+            return NumbaFitter(self, hit_set)
+        if reference:
             from gpsa.psa.refine import Refiner
 
             return Refiner(self, hit_set)

@@ -42,6 +42,7 @@ BACKENDS = ("reference", "numba", "gpu")
 SEGMENT_ORDERS = ("sector-major", "ring-major")
 GPU_DTYPES = ("float32", "float16")
 TRANSFER_DTYPES = ("float32", "float16", "int16")
+REFINE_METHODS = ("lattice", "fit")
 
 
 def _setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
@@ -125,6 +126,10 @@ class PsaSettings:
     refine_grid: bool = _setting(
         True, "refine positions between grid points (trilinear interpolation of the basis, "
         "down to an eighth of a grid step)")
+    refine_method: str = _setting(
+        "lattice", "refinement of refine_grid / refine_t0: 'lattice' (sub-grid lattices and a "
+        "T0 scan, the figure of merit with exponent p) or 'fit' (least-squares steps on the "
+        "continuous position and T0 from the grid search's point)", choices=REFINE_METHODS)
     threads: int = _setting(
         0, "numba: threads searching segments concurrently (0 = numba's thread count; 1 also "
         "selects the single-threaded kernels)", min=0)
@@ -160,6 +165,7 @@ class PsaSettings:
         _check_int("max_segments", self.max_segments, lo=1)
         _check_real("coarse_only_below_kev", self.coarse_only_below_kev, lo=0.0)
         _check_choice("backend", self.backend, BACKENDS)
+        _check_choice("refine_method", self.refine_method, REFINE_METHODS)
         _check_int("shortlist", self.shortlist, lo=0)
         _check_int("rank", self.rank, lo=0)
         _check_int("threads", self.threads, lo=0)

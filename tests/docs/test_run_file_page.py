@@ -81,7 +81,8 @@ def test_grid_search_settings_have_help_and_choices() -> None:
     choices = {"mask": psa_settings.MASK_NAMES, "search": psa_settings.SEARCHES,
                "backend": psa_settings.BACKENDS, "segment_order": psa_settings.SEGMENT_ORDERS,
                "gpu_basis_dtype": psa_settings.GPU_DTYPES,
-               "transfer_dtype": psa_settings.TRANSFER_DTYPES}
+               "transfer_dtype": psa_settings.TRANSFER_DTYPES,
+               "refine_method": psa_settings.REFINE_METHODS}
     defaults = PsaSettings()
     for f in dataclasses.fields(PsaSettings):
         param = params[f.name]
