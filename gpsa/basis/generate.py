@@ -17,6 +17,11 @@ gpsa cannot ship AGATA's ADL bases, so it makes its own. For a crystal geometry:
 5. label each point with its hit segment: the segment its hole reaches (the one with the net
    charge, ``segment_from = "collection"``) or ``segment_of`` of the point (``"geometry"``).
 
+The geometry settings (ring depths, sector rule and numbering, bore, contact dead layers; see
+:data:`~gpsa.basis.fields.settings.GEOMETRY_KEYS`) are applied to ``geometry`` first
+(:meth:`GeneratorSettings.geometry_of`); the basis records the resulting geometry
+(``generator`` attribute, key ``geometry``), and :mod:`gpsa.basis.provenance` reads it back.
+
 Usage::
 
     from gpsa.detector.segmentation import CrystalGeometry
@@ -176,6 +181,7 @@ def generate_basis_with_report(geometry: GeometryLike, grid_mm: float = 2.0,
                                ) -> tuple[Basis, GenerationReport]:
     """:func:`generate_basis` that also returns the drift diagnostics."""
     s = settings or GeneratorSettings()
+    geometry = s.geometry_of(geometry)
     positions, segment = basis_points(geometry, grid_mm)
     say = (lambda msg: progress(0, len(positions), msg)) if progress else None
     t0 = time.perf_counter()

@@ -101,10 +101,10 @@ def real_model(crystal: str = "A", cache: Path = CACHE,
     from gpsa.bench.sources import describe_changes, random_positions, settings_diff
     from gpsa.detector.segmentation import CrystalGeometry
 
-    geometry = CrystalGeometry.default(crystal)
     base = GeneratorSettings()
     settings = base.replace(**(EVENT_SETTINGS_CHANGES if event_changes is None
                                else event_changes))
+    geometry = settings.geometry_of(CrystalGeometry.default(crystal))
     solved: list[Any] = []
 
     def signals(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -157,13 +157,16 @@ def physics_events(geometry: CrystalGeometry, settings: GeneratorSettings, n: in
                    ) -> tuple[CrystalBlock, Truth]:
     """``n`` single-interaction events computed by the generator with ``settings`` at continuous
     random positions inside ``geometry`` (T0 at :data:`TRACE_T0` ± ½ sample, energy 150–1500
-    keV, ``noise`` × energy rms per sample). Truth segment = the segment the hole reaches under
-    ``settings``; positions whose hole reaches no segment are skipped. ``fields``: already solved
-    fields for ``settings`` (else solved or loaded from ``cache_dir``)."""
+    keV, ``noise`` × energy rms per sample), in ``geometry`` with the settings' geometry values
+    applied (:meth:`GeneratorSettings.geometry_of`). Truth segment = the segment the hole
+    reaches under ``settings``; positions whose hole reaches no segment are skipped.
+    ``fields``: already solved fields for ``settings`` (else solved or loaded from
+    ``cache_dir``)."""
     from gpsa.basis.fields.solve import solve_fields
     from gpsa.basis.generate import compute_signals
 
     rng = np.random.default_rng(seed)
+    geometry = settings.geometry_of(geometry)
     if fields is None:
         fields = solve_fields(geometry, settings, cache_dir=cache_dir)
     pos = random_positions(geometry, 2 * n, rng)
@@ -187,7 +190,8 @@ def same_generation(basis: Basis, geometry: CrystalGeometry,
     except ValueError:
         return False
     return (made.get("settings") == json.loads(settings.to_json())
-            and made.get("geometry") == json.loads(json.dumps(geometry_fingerprint(geometry))))
+            and made.get("geometry") == json.loads(json.dumps(
+                geometry_fingerprint(settings.geometry_of(geometry)))))
 
 
 def real_source(crystal: str = "A", grid_mm: float = 2.0, cache: Path = CACHE,

@@ -4,12 +4,15 @@
 
     gpsa basis generate --crystal A --grid 2 --out bases/basis_A.h5 [--field-grid 1]
         [--impurity 0.45,0.05] [--bias 5000] [--tau 35] [--asolid FILE] [--order sector-major]
-        [--set KEY=VALUE ...] [--dtype float16] [--cache-dir bases/cache | --no-cache] [--json]
+        [--settings FILE.toml] [--set KEY=VALUE ...] [--dtype float16]
+        [--cache-dir bases/cache | --no-cache] [--json]
 
 ``--set`` gives any :class:`gpsa.basis.fields.settings.GeneratorSettings` field (the value is
-read as JSON when it parses, e.g. ``--set crosstalk=0.01 --set hole=[61215,182,0.662,0]``); an
-unknown key stops before any work with exit code 2. Progress goes to stderr: a rich bar in a
-terminal, a plain line every few seconds otherwise.
+read as JSON when it parses, e.g. ``--set crosstalk=0.01 --set hole=[61215,182,0.662,0]
+--set 'ring_depths=[8,14,16,17,21,14]' --set sector_boundary=edges``); ``--settings`` reads
+them from a TOML file (its ``[generator]`` table, or the whole file), and ``--set`` and the
+named options override the file. An unknown key stops before any work with exit code 2.
+Progress goes to stderr: a rich bar in a terminal, a plain line every few seconds otherwise.
 """
 
 from __future__ import annotations
@@ -42,8 +45,11 @@ def add_generate(sub: Any) -> None:
     p.add_argument("--asolid", metavar="FILE", help="A180 asolid table (default: gpsa's "
                    "synthetic shapes)")
     p.add_argument("--order", default="sector-major", help="segment order of the basis")
+    p.add_argument("--settings", metavar="FILE", help="TOML file of generator settings "
+                   "(its [generator] table or top-level keys); --set overrides it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any generator setting (repeatable)")
+                   help="any generator setting (repeatable), e.g. 'ring_depths=[8,14,16,17,21,"
+                   "14]', sector_boundary=edges, hole_bottom_radius=5, core_contact_mm=0.7")
     p.add_argument("--dtype", choices=("float32", "float16"), help="signal dtype of the file")
     p.add_argument("--cache-dir", default="bases/cache", help="field cache directory "
                    "(default bases/cache)")
@@ -53,10 +59,13 @@ def add_generate(sub: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
-    """GeneratorSettings from the options (``--set`` first, the named options override)."""
+    """GeneratorSettings from the options (the ``--settings`` file, then ``--set``, then the
+    named options, each overriding the one before)."""
     from gpsa.basis.fields.settings import GeneratorSettings
 
     data: dict[str, Any] = {}
+    if getattr(args, "settings", None):
+        data.update(GeneratorSettings.from_toml(args.settings).to_dict())
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():

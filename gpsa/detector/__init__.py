@@ -3,7 +3,8 @@
 * :mod:`~gpsa.detector.shape` — :class:`CrystalShape` (tapered hexagon ∩ cylinder − bore),
   gpsa's synthetic :func:`default_shape` and the A180 ``asolid`` reader :func:`load_asolid`.
 * :mod:`~gpsa.detector.segmentation` — :class:`CrystalGeometry`: sectors, rings, segment indices
-  in either order, segment volumes and centres, neighbour windows.
+  in either order, segment volumes and centres, neighbour windows; ring-depth presets, sector
+  boundary rule and numbering direction, contact dead layers (:mod:`~gpsa.detector.contacts`).
 * :mod:`~gpsa.detector.transforms` — :class:`LabTransform` from Euler tables or a crmat table.
 * :mod:`~gpsa.detector.naming` — crystal names ``NNL`` ↔ ids.
 

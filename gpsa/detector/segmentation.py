@@ -11,7 +11,27 @@ Sector labelling (gpsa's convention, used for every shape):
   Sector 0 (A) starts at corner 0; for the A180 shapes and gpsa's synthetic shapes that is the
   +x axis (azimuth ≈ 0°).
 
-Rings ``r`` (0..5, labelled 1..6) are slabs in ``z`` of thicknesses ``ring_depths``, front to back.
+Two settings change this (the defaults above are AGATA's, and gpsa's before the settings):
+
+* ``sector_boundary = "edges"``: the boundary lines join the axis to the **midpoints** of the
+  hexagon's edges instead of its corners (GRETA); sector ``s`` starts at the midpoint of edge
+  ``s`` (from corner ``s`` to corner ``s + 1``), so it is centred on corner ``s + 1``;
+* ``sector_direction = "decreasing"``: sectors are numbered the other way round: sector ``s`` is
+  the wedge numbered ``5 − s`` by increasing azimuth, so sector 0 still starts at boundary 0 but
+  runs towards decreasing azimuth (sector ``s`` then ends, rather than starts, on its line).
+
+Rings ``r`` (0..5, labelled 1..6) are slabs in ``z`` of thicknesses ``ring_depths``, front to back:
+6 numbers, a preset name of :data:`RING_DEPTH_PRESETS` (``"agata"``, ``"greta"``), or a mapping
+from crystal type (the shape's name, e.g. ``"A"``) to either, for crystals whose types differ.
+
+The electrodes are contacts of finite thickness, dead layers in which there is no field and no
+signal: ``outer_contact_mm`` on the segmented outer surface (the hexagonal sides, the round back
+and the front face; the back face is passivated and has none) and ``core_contact_mm`` around the
+bore. In the n-type crystals of AGATA and GRETA the outer contact is boron-implanted p+ (well
+under a µm) and the core contact lithium-diffused n+ (of order a mm); in a p-type crystal the
+roles swap. :meth:`CrystalGeometry.contains` is the active germanium, without these layers, and
+:meth:`CrystalGeometry.in_bore` is the core electrode, the bore with its dead layer.
+
 Segment index: ``seg = 6·sector + ring`` ("sector-major", AGATA PSA code) or ``seg = 6·ring +
 sector`` ("ring-major", GRETINA/GRETA); segment name ``<sector letter><ring number>``, e.g. "A1".
 """
@@ -19,13 +39,15 @@ sector`` ("ring-major", GRETINA/GRETA); segment name ``<sector letter><ring numb
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from dataclasses import replace as dc_replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from gpsa.detector import neighbours as _nb
+from gpsa.detector.contacts import edge_distances, outer_depth
 from gpsa.detector.polygon import as_points, chunked, wedge_index
 from gpsa.detector.shape import CrystalShape, default_shape, load_asolid
 from gpsa.detector.tables import GeometryError, PathLike
@@ -40,6 +62,11 @@ SECTOR_LETTERS = "ABCDEF"
 SEGMENT_ORDERS = ("sector-major", "ring-major")
 #: AGATA ring thicknesses front to back (mm), a recollection: keep it a setting.
 AGATA_RING_DEPTHS = (8.0, 13.0, 15.0, 18.0, 18.0, 18.0)
+#: GRETA's ring thicknesses front to back (mm), as published for its 36-segment crystals.
+GRETA_RING_DEPTHS = (8.0, 14.0, 16.0, 17.0, 21.0, 14.0)
+RING_DEPTH_PRESETS = {"agata": AGATA_RING_DEPTHS, "greta": GRETA_RING_DEPTHS}
+SECTOR_BOUNDARIES = ("corners", "edges")
+SECTOR_DIRECTIONS = ("increasing", "decreasing")
 
 
 def _check_order(order: str, what: str = "order") -> None:
@@ -64,26 +91,58 @@ def convert_segment_order(seg: Any, from_order: str, to_order: str) -> np.ndarra
 
 @dataclass(frozen=True)
 class CrystalGeometry:
-    """A crystal shape with its segmentation. Hashable; methods take ``(..., 3)`` points (mm)."""
+    """A crystal shape with its segmentation and contacts. Hashable; methods take ``(..., 3)``
+    points (mm). ``ring_depths`` may be given as a preset name or a table by crystal type (see
+    :func:`resolve_ring_depths`); it is stored as 6 numbers."""
 
     shape: CrystalShape
     ring_depths: tuple[float, ...] = AGATA_RING_DEPTHS
     order: str = "sector-major"
+    sector_boundary: str = "corners"  # boundary lines through hexagon "corners" or "edges"
+    sector_direction: str = "increasing"  # sector numbers follow increasing azimuth or not
+    outer_contact_mm: float = 0.0  # dead layer of the outer (segment) contact
+    core_contact_mm: float = 0.0  # dead layer of the core contact around the bore
+    core_shape: CrystalShape = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        depths = tuple(float(d) for d in self.ring_depths)
+        depths = resolve_ring_depths(self.ring_depths, self.shape.name)
         object.__setattr__(self, "ring_depths", depths)
-        if len(depths) != N_RINGS or min(depths) <= 0:
-            raise ConfigError(f"ring_depths must be {N_RINGS} positive thicknesses, got {depths}")
         if abs(sum(depths) - self.shape.length) > 1e-6:
             raise ConfigError(f"ring_depths sum to {sum(depths):g} mm, but crystal "
                               f"{self.shape.name!r} is {self.shape.length:g} mm long")
         _check_order(self.order)
+        for name, choices in (("sector_boundary", SECTOR_BOUNDARIES),
+                              ("sector_direction", SECTOR_DIRECTIONS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name} must be one of {', '.join(choices)}, "
+                                  f"got {getattr(self, name)!r}")
+        for name in ("outer_contact_mm", "core_contact_mm"):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not np.isfinite(value) or value < 0):
+                raise ConfigError(f"{name} must be a finite thickness >= 0 mm, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        try:
+            core = self.shape.dilated_bore(self.core_contact_mm)
+        except GeometryError as exc:
+            raise ConfigError(f"core_contact_mm {self.core_contact_mm:g} does not fit around the "
+                              f"bore: {exc}") from None
+        object.__setattr__(self, "core_shape", core)
+        inner = min(self.shape.radius, float(np.min(edge_distances(self.shape)[0])))
+        if self.outer_contact_mm >= inner - self.core_shape.hole_radius:
+            raise ConfigError(f"outer_contact_mm {self.outer_contact_mm:g} leaves no active "
+                              f"germanium between the outer surface and the core contact")
+
+    def replace(self, **changes: Any) -> CrystalGeometry:
+        """A copy with geometry fields or shape fields (``hole_radius``, ``length``…) changed."""
+        shape_kw, own_kw = _split_changes(changes)
+        return dc_replace(self, shape=_replace_shape(self.shape, shape_kw), **own_kw)
 
     @classmethod
     def default(cls, name: str = "A", **kw: Any) -> CrystalGeometry:
-        """gpsa's synthetic shape ``name`` (see :func:`default_shape`) with its segmentation."""
-        return cls(default_shape(name), **kw)
+        """gpsa's synthetic shape ``name`` (see :func:`default_shape`) with its segmentation;
+        ``kw``: geometry fields and bore fields of the shape (see :meth:`replace`)."""
+        return cls._build(default_shape(name), kw)
 
     @classmethod
     def from_asolid(cls, path: PathLike, name: str = "A", **kw: Any) -> CrystalGeometry:
@@ -91,7 +150,12 @@ class CrystalGeometry:
         shapes = load_asolid(path)
         if name not in shapes:
             raise ConfigError(f"{path}: no crystal shape {name!r} (has {', '.join(shapes)})")
-        return cls(shapes[name], **kw)
+        return cls._build(shapes[name], kw)
+
+    @classmethod
+    def _build(cls, shape: CrystalShape, kw: dict[str, Any]) -> CrystalGeometry:
+        shape_kw, own_kw = _split_changes(kw)
+        return cls(_replace_shape(shape, shape_kw), **own_kw)
 
     @property
     def ring_edges(self) -> np.ndarray:
@@ -99,16 +163,33 @@ class CrystalGeometry:
         return np.concatenate([[0.0], np.cumsum(self.ring_depths)])
 
     def contains(self, xyz: np.ndarray) -> np.ndarray:
-        return self.shape.contains(xyz)
+        """Inside the active germanium: the shape, less the contacts' dead layers."""
+        if self.outer_contact_mm == 0 and self.core_contact_mm == 0:
+            return self.shape.contains(xyz)
+        p = as_points(xyz)
+        ok = np.asarray(self.shape.contains(p) & ~self.core_shape.in_bore(p))
+        if self.outer_contact_mm > 0 and ok.any():
+            ok[ok] = outer_depth(self.shape, p[ok]) >= self.outer_contact_mm
+        return ok
 
     def in_bore(self, xyz: np.ndarray) -> np.ndarray:
-        return self.shape.in_bore(xyz)
+        """Inside the core electrode: the bore and the core contact's dead layer around it."""
+        return self.core_shape.in_bore(xyz)
+
+    def sector_boundaries_at(self, z: float | np.ndarray) -> np.ndarray:
+        """``(..., 6, 2)`` points at depth ``z`` whose directions start sectors 0..5 by increasing
+        azimuth: the hexagon corners, or the midpoints of its edges."""
+        corners = self.shape.hexagon_at(z)
+        if self.sector_boundary == "corners":
+            return corners
+        return 0.5 * (corners + np.roll(corners, -1, axis=-2))
 
     def sector_of(self, xyz: np.ndarray) -> np.ndarray:
         """Sector 0..5 of every point, inside the crystal or not (z is clipped to the crystal)."""
         def kernel(p: np.ndarray) -> np.ndarray:
-            corners = self.shape.hexagon_at(np.clip(p[:, 2], 0.0, self.shape.length))
-            return wedge_index(corners, p[:, :2])
+            bounds = self.sector_boundaries_at(np.clip(p[:, 2], 0.0, self.shape.length))
+            wedge = wedge_index(bounds, p[:, :2])
+            return wedge if self.sector_direction == "increasing" else N_SECTORS - 1 - wedge
 
         return chunked(xyz, kernel, dtype=np.int16)
 
@@ -173,6 +254,49 @@ class CrystalGeometry:
         for seg in range(N_SEGMENTS):
             mask[seg, self.neighbours(seg, kind)] = True
         return mask
+
+
+def _split_changes(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``changes`` split into shape fields and :class:`CrystalGeometry` fields."""
+    shape_keys = {f.name for f in fields(CrystalShape)} - {"name", "front", "back"}
+    own = {f.name for f in fields(CrystalGeometry) if f.init} - {"shape"}
+    bad = sorted(set(changes) - shape_keys - own)
+    if bad:
+        raise ConfigError(f"unknown geometry setting {bad[0]!r}")
+    return ({k: v for k, v in changes.items() if k in shape_keys},
+            {k: v for k, v in changes.items() if k in own})
+
+
+def _replace_shape(shape: CrystalShape, changes: dict[str, Any]) -> CrystalShape:
+    if not changes:
+        return shape
+    try:
+        return dc_replace(shape, **changes)
+    except GeometryError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def resolve_ring_depths(value: Any, crystal_type: str = "") -> tuple[float, ...]:
+    """Ring thicknesses (mm) from 6 numbers, a preset name or a mapping by crystal type."""
+    if isinstance(value, dict):
+        if crystal_type not in value:
+            raise ConfigError(f"ring_depths has no entry for crystal type {crystal_type!r} "
+                              f"(has {', '.join(map(str, value)) or 'none'})")
+        value = value[crystal_type]
+    if isinstance(value, str):
+        if value.lower() not in RING_DEPTH_PRESETS:
+            raise ConfigError(f"ring_depths preset {value!r} unknown: expected 6 thicknesses "
+                              f"or one of {', '.join(RING_DEPTH_PRESETS)}")
+        value = RING_DEPTH_PRESETS[value.lower()]
+    try:
+        depths = tuple(float(d) for d in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"ring_depths must be {N_RINGS} thicknesses (mm), a preset "
+                          f"({', '.join(RING_DEPTH_PRESETS)}) or a table by crystal type, "
+                          f"got {value!r}") from None
+    if len(depths) != N_RINGS or not all(np.isfinite(depths)) or min(depths) <= 0:
+        raise ConfigError(f"ring_depths must be {N_RINGS} positive thicknesses, got {depths}")
+    return depths
 
 
 @lru_cache(maxsize=16)

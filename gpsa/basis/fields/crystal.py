@@ -23,6 +23,12 @@ from gpsa.basis.fields.grid import FieldGrid, build_grid
 N_SEGMENTS = 36
 CORE_LABEL = 36
 N_ELECTRODES = 37
+#: Shape attributes recorded by :func:`geometry_fingerprint` (besides the corners).
+SHAPE_NUMBERS = ("name", "length", "radius", "hole_radius", "hole_depth", "hole_bottom_radius",
+                 "hole_opening_radius", "hole_opening_depth")
+#: Geometry attributes recorded by :func:`geometry_fingerprint` (besides the order and rings).
+SEGMENTATION_KEYS = ("sector_boundary", "sector_direction", "outer_contact_mm",
+                     "core_contact_mm")
 
 
 class ShapeLike(Protocol):
@@ -68,7 +74,7 @@ def geometry_fingerprint(geometry: GeometryLike) -> dict[str, Any]:
     """A JSON-able description of the geometry for cache keys and provenance."""
     shape = geometry.shape
     out: dict[str, Any] = {"order": geometry.order}
-    for attr in ("name", "length", "radius", "hole_radius", "hole_depth"):
+    for attr in SHAPE_NUMBERS:
         if hasattr(shape, attr):
             value = getattr(shape, attr)
             out[attr] = value if isinstance(value, str) else float(value)
@@ -77,4 +83,8 @@ def geometry_fingerprint(geometry: GeometryLike) -> dict[str, Any]:
             out[attr] = np.round(np.asarray(getattr(shape, attr), dtype=float), 6).tolist()
     if hasattr(geometry, "ring_depths"):
         out["ring_depths"] = [float(d) for d in geometry.ring_depths]
+    for attr in SEGMENTATION_KEYS:
+        if hasattr(geometry, attr):
+            value = getattr(geometry, attr)
+            out[attr] = value if isinstance(value, str) else float(value)
     return out

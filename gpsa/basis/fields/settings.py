@@ -27,6 +27,15 @@ unit in the name or the comment. Defaults and where they come from:
   measured traces are aligned with T0 near sample 11 in AGATA's PSA [P].
 * ``crosstalk = 0``, ``smoothing_ns = 0``: the AGATA values are not public; off by default.
 * ``field_grid_mm = 1.0``: field grid of the production basis; tests use 2–3 mm.
+* geometry (:data:`GEOMETRY_KEYS`, all ``None`` by default = the value of the geometry passed
+  to the generator, for gpsa's shapes AGATA's segmentation and a plain 5 × 77 mm bore, as
+  before these settings, byte-identical): ``ring_depths`` (6 thicknesses in mm front to back,
+  a preset ``"agata"`` / ``"greta"``, or a table by crystal type), ``sector_boundary``
+  (``"corners"`` / ``"edges"``), ``sector_direction`` (``"increasing"`` / ``"decreasing"``
+  azimuth), the bore ``hole_radius``, ``hole_depth``, ``hole_bottom_radius``,
+  ``hole_opening_radius``, ``hole_opening_depth`` (mm) and the contacts' dead layers
+  ``outer_contact_mm``, ``core_contact_mm``; see :mod:`gpsa.detector.segmentation` and
+  :mod:`gpsa.detector.shape`. :meth:`GeneratorSettings.geometry_of` applies them.
 * ``segment_from = "collection"``: a basis point belongs to the segment its hole reaches — the
   segment with the net charge, which is what PSA sees as the hit segment. Field lines are not
   the geometric ring planes (the space charge and the contacted front face bend them towards
@@ -39,8 +48,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+import tomllib
 
 from gpsa.basis.fields.mobility import DEFAULT_SET, PRESETS
 from gpsa.errors import ConfigError
@@ -48,9 +60,16 @@ from gpsa.errors import ConfigError
 DTYPES = ("float32", "float16")
 SEGMENT_FROM = ("collection", "geometry")
 SAMPLING = ("point", "integrated")  # as gpsa.basis.fields.response.SAMPLING
-#: Settings that change the solved fields (the cache key).
+#: Settings that change the solved fields (the cache key; the geometry settings enter it
+#: through the geometry's fingerprint).
 FIELD_KEYS = ("field_grid_mm", "coarsest_grid_mm", "sor_tol", "sor_omega", "bias_v",
               "impurity_a", "impurity_b", "passivated_back")
+#: Settings applied to the crystal geometry (None = the geometry's own value).
+GEOMETRY_KEYS = ("ring_depths", "sector_boundary", "sector_direction", "hole_radius",
+                 "hole_depth", "hole_bottom_radius", "hole_opening_radius", "hole_opening_depth",
+                 "outer_contact_mm", "core_contact_mm")
+GEOMETRY_CHOICES = {"sector_boundary": ("corners", "edges"),
+                    "sector_direction": ("increasing", "decreasing")}
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,17 @@ class GeneratorSettings:
     impurity_a: float = 0.45  # net donor concentration at the front face, 1e10 cm^-3
     impurity_b: float = 0.05  # its gradient towards the back, 1e10 cm^-3 per cm
     passivated_back: bool = True  # back face passivated (Neumann) rather than a contact
+    # --- geometry (None: the geometry's own value)
+    ring_depths: Any = None  # 6 ring thicknesses, mm, front to back; "agata", "greta"; by type
+    sector_boundary: str | None = None  # sector lines through hexagon "corners" or "edges"
+    sector_direction: str | None = None  # sector numbers by "increasing" / "decreasing" azimuth
+    hole_radius: float | None = None  # bore (core contact) radius, mm
+    hole_depth: float | None = None  # bore length from the back face, mm
+    hole_bottom_radius: float | None = None  # rounding of the bore bottom, mm (0 flat)
+    hole_opening_radius: float | None = None  # bore radius on the back face, mm (0 none)
+    hole_opening_depth: float | None = None  # length of the widening from the back face, mm
+    outer_contact_mm: float | None = None  # dead layer of the outer (segment) contact
+    core_contact_mm: float | None = None  # dead layer of the core contact around the bore
     # --- drift
     temperature_k: float = 77.0  # mobilities scaled from 77 K (see mobility.py)
     electron: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["e100"]  # mu0 E0 beta mun
@@ -136,6 +166,7 @@ class GeneratorSettings:
         if self.segment_from not in SEGMENT_FROM:
             raise ConfigError(f"generator setting 'segment_from' must be one of "
                               f"{SEGMENT_FROM}, got {self.segment_from!r}")
+        _check_geometry_settings(self)
         for name in ("passivated_back", "anisotropic"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"generator setting {name!r} must be true or false, "
@@ -149,6 +180,26 @@ class GeneratorSettings:
         unknown = {k: v for k, v in data.items() if k not in known}
         return cls(**kwargs, extra=unknown)
 
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> GeneratorSettings:
+        """Read a TOML file: the keys of its ``[generator]`` table, or of the whole file when
+        it has none. Errors name the file; an unknown key is a :class:`ConfigError`."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read generator settings: "
+                              f"{exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        table = data.get("generator", data)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: 'generator' must be a table ([generator])")
+        try:
+            return cls.from_dict(table)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
     def replace(self, **changes: Any) -> GeneratorSettings:
         known = {f.name for f in dataclasses.fields(self)} - {"extra"}
         bad = sorted(set(changes) - known)
@@ -161,7 +212,27 @@ class GeneratorSettings:
         out.pop("extra")
         for name in ("electron", "hole", "electron_111", "hole_111"):
             out[name] = list(getattr(self, name))
+        out["ring_depths"] = _plain(self.ring_depths)
         return out
+
+    def geometry_changes(self) -> dict[str, Any]:
+        """The geometry settings that are set (not None), as geometry field values."""
+        return {k: getattr(self, k) for k in GEOMETRY_KEYS if getattr(self, k) is not None}
+
+    def geometry_of(self, geometry: Any) -> Any:
+        """``geometry`` with the geometry settings applied (itself when none is set). A bad
+        combination (ring depths that do not add up to the crystal's length, a bore wider than
+        the crystal…) is a :class:`ConfigError` naming the setting."""
+        changes = self.geometry_changes()
+        if not changes:
+            return geometry
+        if not hasattr(geometry, "replace"):
+            raise ConfigError(f"generator setting {next(iter(changes))!r} needs a "
+                              f"CrystalGeometry, got {type(geometry).__name__}")
+        try:
+            return geometry.replace(**changes)
+        except ConfigError as exc:
+            raise ConfigError(f"generator geometry settings: {exc}") from None
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -172,6 +243,37 @@ class GeneratorSettings:
                    "settings": {k: getattr(self, k) for k in FIELD_KEYS}}
         text = json.dumps(payload, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _plain(value: Any) -> Any:
+    """``ring_depths`` as JSON/TOML-able data (tuples become lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [float(v) for v in value]
+    return value
+
+
+def _check_geometry_settings(s: GeneratorSettings) -> None:
+    """Types and ranges of the geometry settings that can be checked without a geometry."""
+    from gpsa.detector.segmentation import resolve_ring_depths
+
+    if s.ring_depths is not None:
+        table = s.ring_depths if isinstance(s.ring_depths, dict) else {"": s.ring_depths}
+        try:
+            resolved = {k: resolve_ring_depths(v) for k, v in table.items()}
+        except ConfigError as exc:
+            raise ConfigError(f"generator setting 'ring_depths': {exc}") from None
+        object.__setattr__(s, "ring_depths", resolved if isinstance(s.ring_depths, dict)
+                           else resolved[""])
+    for name, choices in GEOMETRY_CHOICES.items():
+        value = getattr(s, name)
+        if value is not None and value not in choices:
+            raise ConfigError(f"generator setting {name!r} must be one of {choices}, "
+                              f"got {value!r}")
+    for name in GEOMETRY_KEYS[3:]:
+        if getattr(s, name) is not None:  # a bore of size 0 would leave the core no electrode
+            _number(s, name, lo=0.0, strict=name in ("hole_radius", "hole_depth"))
 
 
 def _number(s: GeneratorSettings, name: str, lo: float | None = None, strict: bool = False

@@ -50,8 +50,10 @@ def _labels_crc(grid: FieldGrid) -> int:
 def solve_fields(geometry: GeometryLike, settings: GeneratorSettings,
                  cache_dir: str | os.PathLike[str] | None = None,
                  report: Report | None = None) -> CrystalFields:
-    """Solve (or load from ``cache_dir``) the fields of ``geometry`` for ``settings``."""
+    """Solve (or load from ``cache_dir``) the fields of ``geometry`` for ``settings`` (with the
+    settings' geometry values applied, :meth:`GeneratorSettings.geometry_of`)."""
     say = report or (lambda _msg: None)
+    geometry = settings.geometry_of(geometry)
     key = settings.field_key(geometry_fingerprint(geometry), FIELDS_VERSION)
     h = settings.field_grid_mm
     grid = crystal_grid(geometry, h, passivated_back=settings.passivated_back)
