@@ -5,7 +5,11 @@ for every stage (events, blocks, bytes, busy seconds, the per-block histogram, q
 a ``/metrics`` server runs on a free port and is scraped every 0.5 s by a client thread, and the
 snapshot thread checks an alarm every second. "Off" is the same chain with none of it. Runs
 alternate off/on, ``--repeats`` times each; the ratios are of the medians and of the best runs
-(the best is the least disturbed by other work on a shared machine).
+(the best is the least disturbed by other work on a shared machine), and the median of the
+per-round ratios (each "on" run against the "off" run just before it). Each run also counts
+the process's CPU seconds (every thread: the chain's, numba's, the monitor's and the scraping
+client's): events per CPU second are far less disturbed by other processes than events per
+wall second, and their ratio is the overhead's cost in work.
 
 Two chains:
 
@@ -115,15 +119,17 @@ def scraper(url: str, stop: threading.Event) -> None:
 
 
 def timed(make: Callable[[RunContext], tuple[Chain, Count]], expected: int, on: bool
-          ) -> float:
+          ) -> tuple[float, float]:
+    """(events per wall second, events per CPU second of this process: every thread, the
+    monitor's and the scraping client's included)."""
     ctx = RunContext(crystal="00A", output_dir=Path(tempfile.mkdtemp(prefix="gpsa-bm-")))
     if not on:
         chain, count = make(ctx)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         chain.run()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         assert count.events == expected, (count.events, expected)
-        return expected / dt
+        return expected / dt, expected / dc
     alarm = AlarmSpec(name="slow", metric="rate", condition="below", value=1.0,
                       for_seconds=5.0)
     with MonitorSession(MonitorConfig(metrics_port=1, alarms=[alarm]), port=0) as session:
@@ -133,31 +139,43 @@ def timed(make: Callable[[RunContext], tuple[Chain, Count]], expected: int, on: 
             session.url.split("/")[2].split(":")[0], "127.0.0.1"), stop), daemon=True)
         t.start()
         chain, count = make(ctx)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         chain.run()
         dt = time.perf_counter() - t0
         stop.set()
         t.join()
+        dc = time.process_time() - c0
         got = sum(v for n, lab, v in session.observer.samples()
                   if n == "gpsa_events_total" and lab["stage"] == "bench-count")
     assert count.events == expected and got == expected, (count.events, got, expected)
-    return expected / dt
+    return expected / dt, expected / dc
 
 
 def compare(name: str, make: Callable[[RunContext], tuple[Chain, Count]], expected: int,
             repeats: int) -> dict[str, Any]:
     timed(make, expected, False)  # warm-up (numba compilation, caches)
-    off, on = [], []
+    off, on, off_cpu, on_cpu = [], [], [], []
     for _ in range(repeats):
-        off.append(timed(make, expected, False))
-        on.append(timed(make, expected, True))
+        for on_run, rates, cpus in ((False, off, off_cpu), (True, on, on_cpu)):
+            rate, cpu = timed(make, expected, on_run)
+            rates.append(rate)
+            cpus.append(cpu)
+    paired = [b / a for a, b in zip(off, on, strict=True)]
+    paired_cpu = [b / a for a, b in zip(off_cpu, on_cpu, strict=True)]
     res = {"chain": name, "events": expected, "repeats": repeats,
            "off_events_per_s": off, "on_events_per_s": on,
            "off_median": statistics.median(off), "on_median": statistics.median(on),
            "ratio_on_off": statistics.median(on) / statistics.median(off),
-           "off_best": max(off), "on_best": max(on), "ratio_best": max(on) / max(off)}
-    log.info("%s: off %.0f events/s, on %.0f events/s, ratio of medians %.3f, of bests %.3f",
-             name, res["off_median"], res["on_median"], res["ratio_on_off"], res["ratio_best"])
+           "off_best": max(off), "on_best": max(on), "ratio_best": max(on) / max(off),
+           "ratio_paired_median": statistics.median(paired),
+           "off_events_per_cpu_s": off_cpu, "on_events_per_cpu_s": on_cpu,
+           "cpu_ratio_paired_median": statistics.median(paired_cpu),
+           "cpu_ratio_of_medians": statistics.median(on_cpu) / statistics.median(off_cpu)}
+    log.info("%s: off %.0f events/s, on %.0f events/s, ratio of medians %.3f, of bests %.3f, "
+             "paired %.3f; per CPU second: paired %.3f, of medians %.3f", name,
+             res["off_median"], res["on_median"], res["ratio_on_off"], res["ratio_best"],
+             res["ratio_paired_median"], res["cpu_ratio_paired_median"],
+             res["cpu_ratio_of_medians"])
     return res
 
 
@@ -205,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({**{r["chain"]: {"median": round(r["ratio_on_off"], 4),
-                                       "best": round(r["ratio_best"], 4)} for r in results},
+                                       "best": round(r["ratio_best"], 4),
+                                       "paired": round(r["ratio_paired_median"], 4),
+                                       "cpu_paired": round(r["cpu_ratio_paired_median"], 4)}
+                         for r in results},
                       "meter_add_us": round(add * 1e6, 3),
                       "passthrough_ratio_from_meter_cost":
                       round(out["passthrough_ratio_from_meter_cost"], 4)}))
