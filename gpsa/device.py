@@ -1,8 +1,11 @@
 """Compute-device selection: the one place where gpsa decides between CPU and CUDA.
 
-``select_device("cpu" | "cuda" | "auto")`` returns a :class:`Device`. CuPy is imported here, lazily,
-only when CUDA is asked for (``import gpsa`` never imports it). ``"cuda"`` without CuPy or without
-a usable device raises a one-line :class:`~gpsa.errors.DeviceError` (exit code 2 in the CLI);
+``select_device("cpu" | "cuda" | "cuda:N" | "auto")`` returns a :class:`Device`. CuPy is imported
+here, lazily, only when CUDA is asked for (``import gpsa`` never imports it). Before a CUDA device
+is accepted, :func:`gpsa.device_smoke.smoke_check` runs a tiny kernel (NVRTC), a cuBLAS product
+and a numba.cuda launch on it. ``"cuda"`` without CuPy, without a usable device or with a piece
+missing raises a one-line :class:`~gpsa.errors.DeviceError` naming the piece and the extra that
+installs it (exit code 2 in the CLI);
 ``"auto"`` picks CUDA when usable, else the CPU, and says which it chose and why in one line
 (``device auto: using cpu (CUDA not usable: …)``): written as ``gpsa: …`` to the ``stream`` the
 caller passes (``gpsa run`` and ``gpsa bench`` pass stderr, so it shows at the default verbosity),
@@ -17,6 +20,7 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from types import ModuleType
 from typing import TextIO
 
@@ -25,6 +29,15 @@ from gpsa.errors import DeviceError
 log = logging.getLogger(__name__)
 
 DEVICE_KINDS = ("cpu", "cuda", "auto")
+EXTRAS_HINT = "pip install 'gpsa[cuda12]' (CUDA 12 driver) or 'gpsa[cuda13]' (CUDA 13 driver)"
+
+
+def parse_device(request: str) -> tuple[str, int | None]:
+    """``"cpu"`` / ``"auto"`` / ``"cuda"`` / ``"cuda:N"`` → (kind, index or None)."""
+    kind, sep, rest = str(request).partition(":")
+    if kind not in DEVICE_KINDS or (sep and (kind != "cuda" or not rest.isdigit())):
+        raise DeviceError(f"--device {request}: unknown device (choose cpu, cuda, cuda:N or auto)")
+    return kind, (int(rest) if sep else None)
 
 
 @dataclass(frozen=True)
@@ -55,17 +68,26 @@ def cuda_unavailable_reason(index: int = 0) -> str | None:
     try:
         cupy = importlib.import_module("cupy")
     except ImportError:
-        return "cupy is not installed; pip install 'gpsa[cuda]'"
+        return f"cupy is not installed; {EXTRAS_HINT}"
     except Exception as exc:  # noqa: BLE001 - a broken cupy install must not crash the CLI
-        return f"cupy failed to import: {type(exc).__name__}: {exc}"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"cupy failed to import: {type(exc).__name__}: {first}; {EXTRAS_HINT}"
     try:
         count = int(cupy.cuda.runtime.getDeviceCount())
     except Exception as exc:  # noqa: BLE001 - CUDARuntimeError, driver missing, ...
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return f"no CUDA driver or device: {first}"
+        return f"no CUDA driver or device (install the NVIDIA driver): {first}"
     if count <= index:
         return f"{count} CUDA device(s) found, device {index} requested"
-    return None
+    return _smoke(index)
+
+
+@lru_cache(maxsize=16)
+def _smoke(index: int) -> str | None:
+    """The smoke checks of device ``index``, run once per process."""
+    from gpsa.device_smoke import smoke_check
+
+    return smoke_check(importlib.import_module("cupy"), index)
 
 
 def _cuda_name(index: int) -> str:
@@ -80,10 +102,12 @@ def _cuda_name(index: int) -> str:
 
 def select_device(request: str = "cpu", *, index: int = 0,
                   stream: TextIO | None = None) -> Device:
-    """Resolve ``--device cpu|cuda|auto`` to a :class:`Device` (see module docstring).
-    ``stream``: where ``auto`` writes the line saying what it chose (None: log it at INFO)."""
-    if request not in DEVICE_KINDS:
-        raise DeviceError(f"--device {request}: unknown device (choose cpu, cuda or auto)")
+    """Resolve ``--device cpu|cuda|cuda:N|auto`` to a :class:`Device` (see module docstring;
+    ``cuda:N`` overrides ``index``). ``stream``: where ``auto`` writes the line saying what it
+    chose (None: log it at INFO)."""
+    asked = request
+    request, parsed = parse_device(request)
+    index = index if parsed is None else parsed
     if request == "cpu":
         return Device("cpu", "cpu")
     reason = cuda_unavailable_reason(index)
@@ -93,7 +117,7 @@ def select_device(request: str = "cpu", *, index: int = 0,
             _say(f"device auto: using {dev}", stream)
         return dev
     if request == "cuda":
-        raise DeviceError(f"--device cuda: CUDA is not available ({reason})")
+        raise DeviceError(f"--device {asked}: CUDA is not available ({reason})")
     _say(f"device auto: using cpu (CUDA not usable: {reason})", stream)
     return Device("cpu", "cpu")
 

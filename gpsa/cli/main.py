@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "gpsa.cli.trigger",
     "gpsa.cli.monitor",
     "gpsa.cli.report",
+    "gpsa.cli.check",
 ]
 
 

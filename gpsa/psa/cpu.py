@@ -1,4 +1,4 @@
-"""numba CPU backend of the grid search (same protocol as :mod:`gpsa.psa.reference`).
+"""numba CPU backend of the grid search (the :class:`~gpsa.psa.backend.ThreadedBackend` contract).
 
 Two paths, chosen from ``p`` and ``shortlist``:
 
@@ -24,6 +24,7 @@ import threading
 
 import numpy as np
 
+from gpsa.psa.backend import TableCache
 from gpsa.psa.kernels.cpu_kernels import (
     PARALLEL_MIN_TERMS,
     all_foms,
@@ -93,8 +94,9 @@ class NumbaBackend:
         self.shortlist = int(shortlist)
         self.rank = int(rank)
         self.rescore = int(rescore)
-        self._orders: dict[int, np.ndarray] = {}
-        self._low_rank: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._orders: TableCache[np.ndarray] = TableCache(channel_order)
+        self._low_rank: TableCache[tuple[np.ndarray, np.ndarray]] = TableCache(
+            lambda table: low_rank(table, self.rank))
         #: Use the single-threaded kernels (one-thread runs); worker threads of the search
         #: driver set it for themselves only (thread-local), so concurrent runs do not interfere.
         self.serial_default = False
@@ -118,16 +120,10 @@ class NumbaBackend:
     def _basis_lr(self, table: SegmentTable) -> tuple[np.ndarray, np.ndarray] | None:
         if self.rank <= 0 or self.rank >= table.flat.shape[1]:
             return None
-        key = id(table)
-        if key not in self._low_rank:
-            self._low_rank[key] = low_rank(table, self.rank)
-        return self._low_rank[key]
+        return self._low_rank.get(table)
 
     def _order(self, table: SegmentTable) -> np.ndarray:
-        key = id(table)
-        if key not in self._orders:
-            self._orders[key] = channel_order(table)
-        return self._orders[key]
+        return self._orders.get(table)
 
     def search(self, table: SegmentTable, targets: np.ndarray, energies: np.ndarray,
                weights: np.ndarray, cand_ptr: np.ndarray, cand_idx: np.ndarray,

@@ -37,6 +37,7 @@ from gpsa.basis.model import Basis
 from gpsa.block import CrystalBlock, PsaBlock, PsaEvents, PsaHits
 from gpsa.device import Device, select_device
 from gpsa.errors import ConfigError
+from gpsa.psa.backend import SearchBackend, ThreadedBackend
 from gpsa.psa.loop import (
     Hits,
     SearchDriver,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def make_backend(settings: PsaSettings, device: Device) -> object:
+def make_backend(settings: PsaSettings, device: Device) -> SearchBackend:
     """The search backend named by ``settings.backend`` (CUDA devices always use "gpu")."""
     name = "gpu" if device.is_cuda else settings.backend
     if name == "reference":
@@ -115,10 +116,10 @@ class GridSearchPSA:
                                           self.first_sample + settings.samples]
         self.backend = make_backend(settings, self.device)
         self.driver = SearchDriver(self.backend, settings, workers=_workers(settings.threads))
-        if self.driver.workers == 1 and hasattr(self.backend, "serial_default"):
+        if self.driver.workers == 1 and isinstance(self.backend, ThreadedBackend):
             self.backend.serial_default = True  # one thread: the serial kernels, no prange
         log.info("GridSearchPSA: %d points, p=%g, %s search, backend %s on %s", len(basis),
-                 settings.p, settings.search, getattr(self.backend, "name", "?"), self.device)
+                 settings.p, settings.search, self.backend.name, self.device)
 
     @cached_property
     def basis_grid(self) -> BasisGrid:
@@ -135,9 +136,7 @@ class GridSearchPSA:
     def prepare(self) -> GridSearchPSA:
         """Per-segment backend setup (low-rank bases, device-resident tables); done lazily by the
         searches otherwise. Call it to keep setup out of timings."""
-        prepare = getattr(self.backend, "prepare", None)
-        if prepare is not None:
-            prepare(self.tables)
+        self.backend.prepare(self.tables)
         return self
 
     def run(self, block: CrystalBlock) -> PsaBlock:

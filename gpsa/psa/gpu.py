@@ -1,25 +1,28 @@
 """GPU backend: host code written against an array module ``xp`` (numpy or cupy, chosen at call
 time from the :class:`~gpsa.device.Device`), so the same lines run on numpy in tests.
 
-* The basis tables are made resident once per segment (``gpu_basis_dtype`` float32 or float16).
-* Targets go to the device as float32, float16 or int16 (``transfer_dtype``; int16 with one scale
-  per batch) through a pinned staging buffer on a stream; streams rotate over ``N_STREAMS`` so a
-  batch's upload can overlap the previous batch's compute on a real GPU. On numpy the pinned
-  buffer is a plain array and the stream a no-op context.
-* p = 2 (and the p = 2 shortlist for other p): one matrix product per candidate group (all hits
-  of a segment share the mask), ``xp.argpartition`` for the K best, then the exact kernel on them.
-* Exact general p: the numba.cuda kernel :mod:`gpsa.psa.kernels.cuda_kernels` (or the CUDA C twin
-  ``kernels/grid_search.cu`` as a CuPy RawKernel, ``kernel="raw"``) on a real device; on numpy
-  the same arithmetic vectorised with ``xp`` over padded candidate lists, or the numba.cuda kernel
-  itself when ``NUMBA_ENABLE_CUDASIM=1`` (the CUDA simulator, used by the tests).
+* The basis tables of a segment are made resident once (``gpu_basis_dtype`` float32 or float16:
+  float16 is storage only, every product and sum is float32 or wider), with the segment's
+  constant candidate lists (all points, coarse lattice, AGS fine lists) and channel order.
+* One search call makes one packed upload (targets as ``transfer_dtype`` float32, float16 or
+  int16 with one scale per call, energies, weights, hit groups, and any per-hit candidate lists)
+  through the pinned staging of :mod:`gpsa.psa.gpu_context`, and one packed download of
+  (best, fom). The counters there (launches, transfers, syncs) are read by the tests and by
+  ``gpsa check gpu``.
+* p = 2 (and the p = 2 shortlist for other p): per candidate group a float32 matrix product
+  (a float16 product overflows above 65504 keV²), ``xp.argpartition`` for the K best, then the
+  exact kernel on them.
+* Exact search: the numba.cuda kernel (:mod:`gpsa.psa.kernels.cuda_kernels`, ``gpu_kernel =
+  "numba"``) launched on CuPy's current stream, or its CUDA C twin ``kernels/grid_search.cu``
+  as a CuPy RawKernel (``gpu_kernel = "raw"``). Without CuPy: the numba.cuda kernel under the
+  CUDA simulator when ``NUMBA_ENABLE_CUDASIM=1``, else the same arithmetic vectorised with ``xp``
+  over padded candidate lists (for either setting: no compiled kernel can run there).
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,52 +30,19 @@ from typing import Any
 import numpy as np
 
 from gpsa.device import Device
+from gpsa.psa.backend import TableCache
 from gpsa.psa.cpu import channel_order, group_hits
+from gpsa.psa.gpu_context import DeviceContext
+from gpsa.psa.gpu_xp import all_foms_xp, exact_xp
 from gpsa.psa.kernels.cpu_kernels import p_mode
 from gpsa.psa.segments import SegmentTable
 from gpsa.psa.settings import PsaSettings
 
-N_STREAMS = 2
 RAW_KERNEL = Path(__file__).parent / "kernels" / "grid_search.cu"
-
-
-class DeviceContext:
-    """Pinned buffers, streams and transfers for an array module (no-ops on numpy)."""
-
-    def __init__(self, xp: Any) -> None:
-        self.xp = xp
-        self.is_cupy = xp.__name__ == "cupy"
-        self._streams = ([xp.cuda.Stream(non_blocking=True) for _ in range(N_STREAMS)]
-                         if self.is_cupy else [None] * N_STREAMS)
-        self._next = 0
-
-    def pinned(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        if self.is_cupy:
-            return importlib.import_module("cupyx").empty_pinned(shape, dtype=dtype)
-        return np.empty(shape, dtype=dtype)
-
-    @contextlib.contextmanager
-    def stream(self) -> Iterator[Any]:
-        s = self._streams[self._next]
-        self._next = (self._next + 1) % N_STREAMS
-        if s is None:
-            yield None
-        else:
-            with s:
-                yield s
-
-    def upload(self, host: np.ndarray, dtype: Any) -> Any:
-        """Copy through a pinned buffer of ``dtype`` to the device (async on the current stream)."""
-        staging = self.pinned(host.shape, dtype)
-        staging[...] = host
-        if not self.is_cupy:
-            return staging
-        dev = self.xp.empty(host.shape, dtype=dtype)
-        dev.set(staging, stream=self.xp.cuda.get_current_stream())
-        return dev
-
-    def download(self, dev: Any) -> np.ndarray:
-        return self.xp.asnumpy(dev) if self.is_cupy else np.asarray(dev)
+#: Must match GPSA_THREADS / GPSA_MAX_TERMS of grid_search.cu (the host checks the target size).
+RAW_THREADS = 128
+RAW_MAX_TERMS = 4096
+KERNELS = ("numba", "raw")
 
 
 @lru_cache(maxsize=4)
@@ -83,36 +53,57 @@ def raw_kernel(half: bool) -> Any:
     return cupy.RawKernel(RAW_KERNEL.read_text(), "grid_search_fom", options=opts)
 
 
+def launch_numba(*args: Any, stream: Any, threads: int) -> None:
+    """Launch the numba.cuda search kernel (a seam: the tests record the stream passed)."""
+    from gpsa.psa.kernels.cuda_kernels import launch
+
+    launch(*args, stream=stream, threads=threads)
+
+
 class GpuBackend:
     """Grid search on a device through ``xp`` (see module docstring)."""
 
     name = "gpu"
 
-    def __init__(self, settings: PsaSettings, device: Device, kernel: str = "numba") -> None:
+    def __init__(self, settings: PsaSettings, device: Device, kernel: str | None = None) -> None:
         self.p = float(settings.p)
         self.shortlist = int(settings.shortlist)
         self.rescore = 4
         self.chunk = int(settings.gpu_chunk)
         self.device = device
         self.xp = device.xp
-        self.ctx = DeviceContext(self.xp)
+        self.ctx = DeviceContext(self.xp, device.index)
         self.basis_dtype = np.dtype(settings.gpu_basis_dtype)
         self.transfer_dtype = np.dtype(settings.transfer_dtype)
-        self.kernel = kernel
-        self._resident: dict[int, dict[str, Any]] = {}
+        self.kernel = kernel or settings.gpu_kernel
+        if self.kernel not in KERNELS:
+            raise ValueError(f"gpu kernel {self.kernel!r}: choose one of {', '.join(KERNELS)}")
+        self._resident: TableCache[dict[str, Any]] = TableCache(self._make_resident)
+        #: Threads per block of the numba kernel (a power of two up to 128; fewer keep the CUDA
+        #: simulator fast, see ``gpsa check gpu``).
+        self.block_threads = 128
+
+    @property
+    def counters(self) -> Any:
+        """Launches, transfers and host syncs issued so far (:class:`TransferCounters`)."""
+        return self.ctx.counters
+
+    def _make_resident(self, table: SegmentTable) -> dict[str, Any]:
+        put = self.ctx.resident
+        all_ptr, all_idx = table.all_points()
+        return {
+            "signals": put(table.signals, self.basis_dtype),
+            "norm2": put(table.norm2, np.float32),
+            "order": put(channel_order(table)),
+            "lists": {"all": (put(all_ptr), put(all_idx)),
+                      "coarse": (put(np.array([0, table.coarse.size], np.int64)),
+                                 put(table.coarse)),
+                      "fine": (put(table.fine_ptr), put(table.fine_idx))},
+        }
 
     def resident(self, table: SegmentTable) -> dict[str, Any]:
-        """Device copies of a segment table (made once)."""
-        key = id(table)
-        if key not in self._resident:
-            xp = self.xp
-            self._resident[key] = {
-                "signals": xp.asarray(table.signals.astype(self.basis_dtype)),
-                "norm2": xp.asarray(table.norm2),
-                "order": xp.asarray(channel_order(table)),
-                "table": table,
-            }
-        return self._resident[key]
+        """Device copies of a segment table (made once per table)."""
+        return self._resident.get(table)
 
     def prepare(self, tables: list[SegmentTable | None]) -> None:
         """Make every segment table resident on the device."""
@@ -124,115 +115,148 @@ class GpuBackend:
         """Bytes of resident basis data."""
         return int(sum(r["signals"].nbytes + r["norm2"].nbytes for r in self._resident.values()))
 
-    def _send_targets(self, targets: np.ndarray) -> Any:
+    @staticmethod
+    def _list_name(table: SegmentTable, ptr: np.ndarray, idx: np.ndarray) -> str | None:
+        """Which resident candidate list (ptr, idx) is, or None (per-hit lists: uploaded)."""
+        if idx is table.fine_idx and ptr is table.fine_ptr:
+            return "fine"
+        if ptr.size == 2 and idx is table.coarse:
+            return "coarse"
+        if (ptr.size == 2 and idx.size == table.n_points
+                and np.array_equal(idx, np.arange(table.n_points))):
+            return "all"
+        return None
+
+    def _targets(self, targets: np.ndarray) -> tuple[np.ndarray, float]:
+        """Host targets in the transfer dtype and the scale that turns them back into keV."""
+        t = np.ascontiguousarray(targets, np.float32)
         if self.transfer_dtype == np.int16:
-            scale = float(np.max(np.abs(targets))) / 32000.0 or 1.0
-            q = np.rint(targets / scale).astype(np.int16)
-            return self.ctx.upload(q, np.int16).astype(np.float32) * np.float32(scale)
-        return self.ctx.upload(targets, self.transfer_dtype).astype(np.float32)
+            scale = float(np.max(np.abs(t), initial=0.0)) / 32000.0 or 1.0
+            return np.rint(t / scale).astype(np.int16), scale
+        return t.astype(self.transfer_dtype, copy=False), 1.0
+
+    def _to_f32(self, t: Any, scale: float) -> Any:
+        if t.dtype == np.float32 and scale == 1.0:
+            return t  # already float32 on the device: no copy
+        self.ctx.launched(1)
+        out = t.astype(self.xp.float32)
+        if scale != 1.0:
+            self.ctx.launched(1)
+            out *= np.float32(scale)
+        return out
 
     def search(self, table: SegmentTable, targets: np.ndarray, energies: np.ndarray,
                weights: np.ndarray, cand_ptr: np.ndarray, cand_idx: np.ndarray,
                hit_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        xp, res = self.xp, self.resident(table)
+        res, xp = self.resident(table), self.xp
+        m = targets.shape[0]
+        keep = self.rescore if self.p == 2.0 else self.shortlist
+        short = keep > 0 and m >= 4 * (len(cand_ptr) - 1)
+        hit_group = np.asarray(hit_group, np.int64)
+        name = self._list_name(table, cand_ptr, cand_idx)
+        q, scale = self._targets(targets)
+        send: list[tuple[np.ndarray, Any]] = [
+            (q, q.dtype), (np.asarray(energies, np.float32), np.float32),
+            (np.asarray(weights, np.float32), np.float32), (hit_group, np.int64)]
+        if name is None:
+            send += [(np.asarray(cand_ptr, np.int64), np.int64),
+                     (np.asarray(cand_idx, np.int64), np.int64)]
+        if short:  # hits ordered by group and the shortlists' CSR pointers, made on the host
+            groups = group_hits(hit_group)
+            sizes = np.minimum(np.diff(cand_ptr)[hit_group], keep)
+            s_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            by_group = (np.concatenate([h for _, h in groups]) if groups
+                        else np.zeros(0, np.int64))
+            send += [(s_ptr, np.int64), (by_group.astype(np.int64), np.int64)]
         with self.ctx.stream():
-            t = self._send_targets(np.ascontiguousarray(targets, np.float32))
-            e = self.ctx.upload(np.asarray(energies, np.float32), np.float32)
-            w = self.ctx.upload(np.asarray(weights, np.float32), np.float32)
-            keep = self.rescore if self.p == 2.0 else self.shortlist
-            if keep > 0 and targets.shape[0] >= 4 * (len(cand_ptr) - 1):
-                ptr, idx = self._shortlists(res, t, e, w, cand_ptr, cand_idx, hit_group, keep)
-                group = xp.arange(targets.shape[0], dtype=xp.int64)
-            else:
-                ptr, idx = xp.asarray(cand_ptr), xp.asarray(cand_idx)
-                group = xp.asarray(np.asarray(hit_group, np.int64))
-            best, fom = self._exact(res, t, e, w, ptr, idx, group)
-            return self.ctx.download(best), self.ctx.download(fom)
+            dev = self.ctx.upload(send)
+            t, e, w, group = self._to_f32(dev[0], scale), dev[1], dev[2], dev[3]
+            ptr, idx = res["lists"][name] if name is not None else (dev[4], dev[5])
+            out_specs = [((m,), np.int64), ((m,), np.float64)]
+            out, (best, fom) = self.ctx.empty(out_specs)
+            if short:
+                ptr, idx = self._shortlists(res, t, e, w, cand_ptr, idx, groups, dev[-2],
+                                            dev[-1], int(s_ptr[-1]), keep)
+                self.ctx.launched(1)
+                group = xp.arange(m, dtype=xp.int64)
+            self._exact(res, t, e, w, ptr, idx, group, best, fom)
+            host_best, host_fom = self.ctx.download(out, out_specs)
+            return host_best.copy(), host_fom.copy()
 
     def all_foms(self, table: SegmentTable, targets: np.ndarray, energies: np.ndarray,
                  weights: np.ndarray, cands: np.ndarray) -> np.ndarray:
         """(m, L) foms against shared candidates (AGS coarse stage), computed with ``xp``."""
-        xp, res = self.xp, self.resident(table)
+        res = self.resident(table)
+        q, scale = self._targets(targets)
+        send = [(q, q.dtype), (np.asarray(energies, np.float32), np.float32),
+                (np.asarray(weights, np.float32), np.float32)]
+        coarse = cands is table.coarse
+        if not coarse:
+            send.append((np.asarray(cands, np.int64), np.int64))
         with self.ctx.stream():
-            t = self._send_targets(np.ascontiguousarray(targets, np.float32))
-            e = xp.asarray(np.asarray(energies, np.float32))
-            w = xp.asarray(np.asarray(weights, np.float64))
-            sig = res["signals"][xp.asarray(cands)].astype(xp.float32)  # (L, C, K)
-            out = xp.empty((targets.shape[0], len(cands)), dtype=xp.float64)
-            step = max(1, (1 << 23) // max(1, sig.size))
-            for a in range(0, targets.shape[0], step):
-                d = xp.abs(t[a:a + step, None] - e[a:a + step, None, None, None] * sig[None])
-                d = d * d if self.p == 2.0 else (d if self.p == 1.0 else d ** xp.float32(self.p))
-                out[a:a + step] = xp.einsum("hlc,hc->hl", d.sum(axis=3, dtype=xp.float64),
-                                            w[a:a + step])
-            return self.ctx.download(out)
+            dev = self.ctx.upload(send)
+            t = self._to_f32(dev[0], scale)
+            c = res["lists"]["coarse"][1] if coarse else dev[3]
+            specs = [((targets.shape[0], len(cands)), np.float64)]
+            out, (view,) = self.ctx.empty(specs)
+            all_foms_xp(self.xp, self.ctx, res["signals"], t, dev[1], dev[2], c, self.p, view)
+            (host,) = self.ctx.download(out, specs)
+            return host.copy()
 
     def _shortlists(self, res: dict[str, Any], t: Any, e: Any, w: Any, cand_ptr: np.ndarray,
-                    cand_idx: np.ndarray, hit_group: np.ndarray, keep: int) -> tuple[Any, Any]:
-        """Per-hit CSR lists of the ``keep`` best candidates by the p = 2 matrix product."""
-        xp = self.xp
+                    d_idx: Any, groups: list[tuple[int, np.ndarray]], s_ptr: Any, by_group: Any,
+                    total: int, keep: int) -> tuple[Any, Any]:
+        """Per-hit CSR lists (``s_ptr``, returned idx) of the ``keep`` best candidates by the
+        p = 2 matrix product. The host arrays give only sizes; every array the device reads is
+        resident or came with the packed upload."""
+        xp, ctx = self.xp, self.ctx
         m, n_ch, n_k = t.shape
-        sizes = np.minimum(np.diff(cand_ptr)[hit_group], keep)
-        ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        idx = xp.empty(int(ptr[-1]), dtype=xp.int64)
+        idx = xp.empty(total, dtype=xp.int64)
         a = (t * w[:, :, None]).reshape(m, n_ch * n_k)
         flat_all = res["signals"].reshape(res["signals"].shape[0], -1)
-        for g, hits in group_hits(np.asarray(hit_group, np.int64)):
-            cands = xp.asarray(cand_idx[cand_ptr[g]:cand_ptr[g + 1]])
-            k = min(keep, int(cands.size))
-            h = xp.asarray(hits)
+        ctx.launched(2)  # idx allocation, weighted targets (reshapes are views)
+        start = 0
+        for g, hits in groups:
+            lo, hi = int(cand_ptr[g]), int(cand_ptr[g + 1])
+            cands = d_idx[lo:hi]
+            k = min(keep, hi - lo)
+            h = by_group[start:start + hits.size]
+            start += hits.size
             # float32 product and output (a float16 product overflows above 65504 keV^2)
             flat = flat_all[cands].astype(xp.float32)
             dot = xp.matmul(a[h], flat.T)
             eh = e[h][:, None]
-            score = eh * eh * xp.matmul(w[h], res["norm2"][cands].T) - 2.0 * eh * dot
-            top = (xp.argpartition(score, k - 1, axis=1)[:, :k] if k < cands.size
+            n2 = xp.matmul(w[h], res["norm2"][cands].T)
+            score = eh * eh * n2 - 2.0 * eh * dot
+            ctx.launched(8)  # gather+cast, gather a, GEMM, gather e, gather norm2, GEMM, score x2
+            top = (xp.argpartition(score, k - 1, axis=1)[:, :k] if k < hi - lo
                    else xp.broadcast_to(xp.arange(k), (hits.size, k)))
             top = xp.take_along_axis(
                 top, xp.argsort(xp.take_along_axis(score, top, axis=1), axis=1), axis=1)
-            idx[xp.asarray(ptr[hits])[:, None] + xp.arange(k)] = cands[top]
-        return xp.asarray(ptr), idx
+            idx[s_ptr[h][:, None] + xp.arange(k)] = cands[top]
+            ctx.launched(8)  # select, gather, argsort, gather, gather s_ptr, add, gather, scatter
+        return s_ptr, idx
 
     def _exact(self, res: dict[str, Any], t: Any, e: Any, w: Any, ptr: Any, idx: Any,
-               group: Any) -> tuple[Any, Any]:
-        xp = self.xp
-        m = t.shape[0]
-        best = xp.empty(m, dtype=xp.int64)
-        fom = xp.empty(m, dtype=xp.float64)
+               group: Any, best: Any, fom: Any) -> None:
+        m = int(t.shape[0])
+        if m == 0:
+            return
         if self.ctx.is_cupy and self.kernel == "raw":
             n_ch, n_k = int(t.shape[1]), int(t.shape[2])
+            if n_ch * n_k > RAW_MAX_TERMS:
+                raise ValueError(f"target of {n_ch}x{n_k} terms exceeds the raw kernel's "
+                                 f"GPSA_MAX_TERMS={RAW_MAX_TERMS}")
             raw_kernel(self.basis_dtype == np.float16)(
-                (m,), (128,), (t, e, w, res["signals"], res["order"], ptr, idx, group,
-                               np.int32(n_ch), np.int32(n_k), np.int32(p_mode(self.p)),
-                               np.float32(self.p), best, fom))
+                (m,), (RAW_THREADS,), (t, e, w, res["signals"], res["order"], ptr, idx, group,
+                                       np.int32(n_ch), np.int32(n_k), np.int32(p_mode(self.p)),
+                                       np.float32(self.p), best, fom))
+            self.ctx.launched(1)
         elif self.ctx.is_cupy or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-            from gpsa.psa.kernels.cuda_kernels import launch  # numpy arrays under the simulator
-
-            launch(t, e, w, res["signals"], res["order"], ptr, idx, group, p_mode(self.p),
-                   self.p, best, fom)
+            launch_numba(t, e, w, res["signals"], res["order"], ptr, idx, group, p_mode(self.p),
+                         self.p, best, fom, stream=self.ctx.numba_stream(),
+                         threads=self.block_threads)
+            self.ctx.launched(1)
         else:
-            self._exact_xp(res, t, e, w, ptr, idx, group, best, fom)
-        return best, fom
-
-    def _exact_xp(self, res: dict[str, Any], t: Any, e: Any, w: Any, ptr: Any, idx: Any,
-                  group: Any, best: Any, fom: Any) -> None:
-        """The kernel's arithmetic with ``xp``: padded candidate lists, chunked over hits."""
-        xp = self.xp
-        m, n_ch, n_k = t.shape
-        lens = (ptr[1:] - ptr[:-1])[group]
-        width = int(lens.max()) if m else 0
-        chunk = max(1, min(self.chunk, (1 << 23) // max(1, width * n_ch * n_k)))
-        for a in range(0, m, chunk):
-            b = min(a + chunk, m)
-            pos = ptr[group[a:b]][:, None] + xp.arange(width)[None, :]
-            valid = xp.arange(width)[None, :] < lens[a:b, None]
-            cand = idx[xp.where(valid, pos, ptr[group[a:b]][:, None])]
-            sig = res["signals"][cand].astype(xp.float32)  # (h, L, C, K)
-            d = xp.abs(t[a:b, None] - e[a:b, None, None, None] * sig)
-            d = d * d if self.p == 2.0 else (d if self.p == 1.0 else d ** xp.float32(self.p))
-            f = xp.einsum("hlc,hc->hl", d.sum(axis=3, dtype=xp.float64),
-                          w[a:b].astype(xp.float64))
-            f = xp.where(valid, f, xp.inf)
-            j = xp.argmin(f, axis=1)
-            best[a:b] = xp.take_along_axis(cand, j[:, None], axis=1)[:, 0]
-            fom[a:b] = xp.take_along_axis(f, j[:, None], axis=1)[:, 0]
+            exact_xp(self.xp, self.ctx, res["signals"], t, e, w, ptr, idx, group, self.p,
+                     self.chunk, best, fom)

@@ -7,18 +7,8 @@ For each hit ``h`` with candidate list ``L`` (basis points of its segment) it co
 over the mask channels ``c`` and the compared samples ``k`` and returns the first ``j`` of least
 fom. This is the truth the numba and GPU backends are tested against.
 
-Backend protocol (shared by :mod:`gpsa.psa.cpu` and :mod:`gpsa.psa.gpu`)::
-
-    search(table, targets, energies, weights, cand_ptr, cand_idx, hit_group)
-        -> (best (m,) int64 local index into table.points, fom (m,) float64)
-
-``targets`` (m, C, K) float32 are the measured (residual) traces on the mask channels; ``weights``
-(m, C) float32 are 0/1 channel switches (other hit segments masked out); the candidates of hit
-``h`` are ``cand_idx[cand_ptr[g]:cand_ptr[g + 1]]`` with ``g = hit_group[h]``.
-
-    all_foms(table, targets, energies, weights, cands) -> (m, L) float64
-
-every fom against one shared candidate list (used to keep the best coarse points of AGS).
+It implements the :class:`~gpsa.psa.backend.SearchBackend` contract (arguments and return
+values described there), as the numba and GPU backends do.
 """
 
 from __future__ import annotations
@@ -60,6 +50,9 @@ class ReferenceBackend:
 
     def __init__(self, p: float) -> None:
         self.p = float(p)
+
+    def prepare(self, tables: list[SegmentTable | None]) -> None:
+        """Nothing to set up: every search reads the tables as they are."""
 
     def all_foms(self, table: SegmentTable, targets: np.ndarray, energies: np.ndarray,
                  weights: np.ndarray, cands: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ BACKENDS = ("reference", "numba", "gpu")
 SEGMENT_ORDERS = ("sector-major", "ring-major")
 GPU_DTYPES = ("float32", "float16")
 TRANSFER_DTYPES = ("float32", "float16", "int16")
+GPU_KERNELS = ("numba", "raw")
 REFINE_METHODS = ("lattice", "fit")
 
 
@@ -146,7 +147,12 @@ class PsaSettings:
         "float32", "gpu: dtype of the traces sent to the device (int16 with one scale per "
         "batch)", choices=TRANSFER_DTYPES)
     gpu_chunk: int = _setting(
-        4096, "gpu: at most this many hits per kernel launch", min=1)
+        4096, "gpu: at most this many hits per step of the array-module search (the numpy "
+        "host path; the compiled kernels take every hit of a call in one launch)", min=1)
+    gpu_kernel: str = _setting(
+        "numba", "gpu: exact-search kernel on a CUDA device: 'numba' (numba.cuda, launched on "
+        "CuPy's stream) or 'raw' (the CUDA C twin grid_search.cu as a CuPy RawKernel)",
+        choices=GPU_KERNELS)
 
     def __post_init__(self) -> None:
         _check_real("p", self.p, lo=0.0, lo_open=True)
@@ -177,6 +183,7 @@ class PsaSettings:
         _check_choice("gpu_basis_dtype", self.gpu_basis_dtype, GPU_DTYPES)
         _check_choice("transfer_dtype", self.transfer_dtype, TRANSFER_DTYPES)
         _check_int("gpu_chunk", self.gpu_chunk, lo=1)
+        _check_choice("gpu_kernel", self.gpu_kernel, GPU_KERNELS)
         if isinstance(self.mask, str):
             _check_choice("mask", self.mask, MASK_NAMES)
         else:

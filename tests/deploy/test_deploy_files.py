@@ -455,8 +455,13 @@ def test_cuda_dockerfile_matches_the_cuda_extra() -> None:
     image = base_image(ins)
     m = re.fullmatch(r"nvidia/cuda:(\d+)\.(\d+)\.\d+-(?:base|runtime|devel)\S*", image)
     assert m, image
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]["cuda"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    extra = extras["cuda"]
+    while not any(r.startswith("cupy-cuda") for r in extra):  # an alias: gpsa[cuda12]
+        alias = next(re.fullmatch(r"gpsa\[(\w+)\]", r) for r in extra)
+        assert alias, extra
+        extra = extras[alias.group(1)]
     cupy = next(r for r in extra if r.startswith("cupy-cuda"))
     wanted = re.match(r"cupy-cuda(\d+)x", cupy).group(1)  # type: ignore[union-attr]
     assert m.group(1) == wanted, f"{cupy} needs a CUDA {wanted} base image, not {image}"

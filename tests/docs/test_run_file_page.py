@@ -82,6 +82,7 @@ def test_grid_search_settings_have_help_and_choices() -> None:
                "backend": psa_settings.BACKENDS, "segment_order": psa_settings.SEGMENT_ORDERS,
                "gpu_basis_dtype": psa_settings.GPU_DTYPES,
                "transfer_dtype": psa_settings.TRANSFER_DTYPES,
+               "gpu_kernel": psa_settings.GPU_KERNELS,
                "refine_method": psa_settings.REFINE_METHODS}
     defaults = PsaSettings()
     for f in dataclasses.fields(PsaSettings):

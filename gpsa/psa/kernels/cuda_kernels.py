@@ -3,8 +3,12 @@
 One thread block per hit: the block copies the hit's target (C x K samples) to shared memory,
 each thread scores a strided subset of the hit's candidates with early termination against its
 own best, and a shared-memory tree reduction picks the least fom (ties: the earlier candidate in
-the list, as the numpy reference). Arrays may be numpy arrays (``NUMBA_ENABLE_CUDASIM=1``, tests)
-or CuPy arrays (``__cuda_array_interface__``, real GPU). The CUDA C twin is ``grid_search.cu``.
+the list, as the numpy reference). An empty candidate list gives best −1 and fom inf. Products
+and per-channel sums are float32 whatever the basis dtype (float16 storage is read as float32),
+the sum over channels and the fom float64. The block size is a launch argument (a power of two
+up to ``THREADS``), so the simulator tests can run lists longer than a block with few threads.
+Arrays may be numpy arrays (``NUMBA_ENABLE_CUDASIM=1``, tests) or CuPy arrays
+(``__cuda_array_interface__``, real GPU). The CUDA C twin is ``grid_search.cu``.
 
 This module imports ``numba.cuda`` at import time; import it only when the kernel is needed
 (after ``NUMBA_ENABLE_CUDASIM`` is set, for the simulator).
@@ -17,8 +21,8 @@ import math
 import numpy as np
 from numba import cuda, float32, float64, int64
 
-#: Threads per block (one block per hit) and the largest target (channels x samples) held in
-#: shared memory.
+#: Threads per block (one block per hit; also the size of the reduction arrays) and the largest
+#: target (channels x samples) held in shared memory.
 THREADS = 128
 MAX_TERMS = 4096
 
@@ -81,19 +85,28 @@ def search_kernel(targets, energies, weights, signals, order, cand_ptr, cand_idx
         cuda.syncthreads()
         step //= 2
     if tid == 0:
-        fom[h] = red_val[0]
-        best[h] = cand_idx[red_pos[0]] if red_pos[0] >= 0 else -1
+        found = red_pos[0] >= 0
+        fom[h] = red_val[0] if found else math.inf
+        best[h] = cand_idx[red_pos[0]] if found else -1
 
 
 def launch(targets, energies, weights, signals, order, cand_ptr, cand_idx,  # noqa: ANN001
-           hit_group, mode: int, p: float, best, fom, stream=0) -> None:  # noqa: ANN001
-    """Launch one block of THREADS threads per hit (THREADS must be a power of two)."""
+           hit_group, mode: int, p: float, best, fom, stream=0,  # noqa: ANN001
+           threads: int = THREADS) -> None:
+    """Launch one block of ``threads`` threads per hit on ``stream`` (the host passes CuPy's
+    current stream; 0 on the simulator, which is synchronous)."""
     m = targets.shape[0]
     if m == 0:
         return
+    if threads < 1 or threads > THREADS or threads & (threads - 1):
+        raise ValueError(f"threads={threads}: a power of two up to {THREADS}")
     if targets.shape[1] * targets.shape[2] > MAX_TERMS:
         raise ValueError(f"target of {targets.shape[1]}x{targets.shape[2]} terms exceeds "
                          f"MAX_TERMS={MAX_TERMS}")
-    search_kernel[m, THREADS, stream](targets, energies, weights, signals, order, cand_ptr,
-                                      cand_idx, hit_group, np.int64(mode), np.float32(p),
-                                      best, fom)
+    arrays = [targets, energies, weights, signals, order, cand_ptr, cand_idx, hit_group]
+    if not isinstance(stream, int):
+        # CuPy arrays made on this very stream: no per-array synchronisation of their stream
+        # (numba's __cuda_array_interface__ sync would block the host once per argument)
+        arrays = [cuda.as_cuda_array(a, sync=False) for a in arrays]
+        best, fom = cuda.as_cuda_array(best, sync=False), cuda.as_cuda_array(fom, sync=False)
+    search_kernel[m, threads, stream](*arrays, np.int64(mode), np.float32(p), best, fom)

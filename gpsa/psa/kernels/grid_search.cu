@@ -6,6 +6,11 @@
 // a tree reduction picks the least fom (ties: earlier candidate in the list).
 // Signals are float (float32) or __half when compiled with -DGPSA_HALF_BASIS.
 // mode: 0 p = 2, 1 p = 1, 2 p = 0.5, 3 general p (powf).
+// Guards: a target larger than the shared array (n_ch * n_k > GPSA_MAX_TERMS) or a block size
+// that is not a power of two up to GPSA_THREADS writes best = -2, fom = NaN and does nothing
+// else (the host also refuses such launches); an empty candidate list gives best = -1,
+// fom = +inf. Selected with gpu_kernel = "raw" (gpsa/psa/gpu.py, launched by CuPy on its current
+// stream).
 
 #ifdef GPSA_HALF_BASIS
 #include <cuda_fp16.h>
@@ -43,6 +48,14 @@ extern "C" __global__ void grid_search_fom(
     const int tid = threadIdx.x;
     const int nthreads = blockDim.x;
     const int terms = n_ch * n_k;
+    if (terms > GPSA_MAX_TERMS || terms < 0 || nthreads > GPSA_THREADS
+            || (nthreads & (nthreads - 1)) != 0) {
+        if (tid == 0) {
+            best[h] = -2;
+            fom[h] = __longlong_as_double(0x7ff8000000000000LL);  // NaN
+        }
+        return;  // uniform over the block: no thread reaches a barrier
+    }
     for (int i = tid; i < terms; i += nthreads) target[i] = targets[(long long)h * terms + i];
     __syncthreads();
     const float e = energies[h];
@@ -82,7 +95,8 @@ extern "C" __global__ void grid_search_fom(
         __syncthreads();
     }
     if (tid == 0) {
-        fom[h] = red_val[0];
-        best[h] = red_pos[0] >= 0 ? cand_idx[red_pos[0]] : -1;
+        const bool found = red_pos[0] >= 0;
+        fom[h] = found ? red_val[0] : __longlong_as_double(0x7ff0000000000000LL);  // +inf
+        best[h] = found ? cand_idx[red_pos[0]] : -1;
     }
 }
