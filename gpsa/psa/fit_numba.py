@@ -8,7 +8,6 @@ import numpy as np
 
 from gpsa.psa.fit import FIT_MAX_ITER, FIT_TOL_MM, LIMIT_STEPS, T0_MAX_ITER, T0_TOL, t0_scan
 from gpsa.psa.kernels import fit_kernels as fk
-from gpsa.psa.kernels import refine_common as rc
 from gpsa.psa.loop import Hits
 from gpsa.psa.refine_numba import NumbaRefiner
 
@@ -37,14 +36,7 @@ class NumbaFitter(NumbaRefiner):
         if len(hits) == 0:
             return
         t = self.t
-        resid = np.empty(window.shape, np.float32)
-        rc.residual(np.ascontiguousarray(window), self._ptr(hits, window.shape[0]), hits.energy,
-                    hits.signal, resid)
-        xyz = self._xyz(hits)
-        off = np.zeros((len(hits), 3))
-        fom = hits.fom.astype(np.float64, copy=True)
-        delta = np.asarray(delta, np.float64)
-        energy = np.ascontiguousarray(hits.energy, np.float32)
+        resid, xyz, off, fom, delta, energy = self._grid_inputs(hits, window, delta)
         for r in range(int(hits.rank.max()) + 1):
             sel = np.flatnonzero(hits.rank == r)
             fk.fit_positions(resid, hits.signal, sel, hits.event, hits.segment, energy, xyz,

@@ -108,6 +108,17 @@ class NumbaRefiner:
         hits.signal[:] = self.model_signals(hits, delta[hits.event])
         return delta
 
+    def _grid_inputs(self, hits: Hits, window: np.ndarray, delta: np.ndarray
+                     ) -> tuple[np.ndarray, ...]:
+        """(residual, start positions, offsets, foms, δ, energies): the position kernels'
+        inputs (residual = window − every hit's model; offsets and foms written by them)."""
+        resid = np.empty(window.shape, np.float32)
+        rc.residual(np.ascontiguousarray(window), self._ptr(hits, window.shape[0]), hits.energy,
+                    hits.signal, resid)
+        return (resid, self._xyz(hits), np.zeros((len(hits), 3)),
+                hits.fom.astype(np.float64, copy=True), np.asarray(delta, np.float64),
+                np.ascontiguousarray(hits.energy, np.float32))
+
     def refine_grid(self, hits: Hits, window: np.ndarray, delta: np.ndarray,
                     first_stage: int = 0) -> None:
         """Move hits between grid points (in place: ``offset_mm``, ``signal``, ``fom``),
@@ -115,14 +126,7 @@ class NumbaRefiner:
         if len(hits) == 0:
             return
         t = self.t
-        resid = np.empty(window.shape, np.float32)
-        rc.residual(np.ascontiguousarray(window), self._ptr(hits, window.shape[0]), hits.energy,
-                    hits.signal, resid)
-        xyz = self._xyz(hits)
-        off = np.zeros((len(hits), 3))
-        fom = hits.fom.astype(np.float64, copy=True)
-        delta = np.asarray(delta, np.float64)
-        energy = np.ascontiguousarray(hits.energy, np.float32)
+        resid, xyz, off, fom, delta, energy = self._grid_inputs(hits, window, delta)
         ptr = np.ascontiguousarray(t.stage_ptr[first_stage:])
         for r in range(int(hits.rank.max()) + 1):
             sel = np.flatnonzero(hits.rank == r)

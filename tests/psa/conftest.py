@@ -4,13 +4,16 @@ fractional T0 (not made from the basis)."""
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import numpy as np
 import pytest
 
 from gpsa.basis.model import Basis
 from gpsa.bench.toy import ToyCrystal, Truth, simulate_events, toy_basis
 from gpsa.block import CrystalBlock
-from gpsa.psa import PsaSettings
+from gpsa.psa import GridSearchPSA, PsaSettings
 
 #: Samples compared in the tests (the small crystal's signals settle within ~25 samples).
 SAMPLES = 30
@@ -58,3 +61,27 @@ def _position_error(out, truth: Truth) -> np.ndarray:  # noqa: ANN001
         if i is not None:
             err[h] = np.linalg.norm(pos[h] - truth.position[i])
     return err
+
+
+def _refine_both(psa: GridSearchPSA, block: CrystalBlock, classes: tuple[type, type]
+                 ) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """(reference hits, fast hits, reference δ, fast δ): the same grid-search hits refined by
+    both refiner classes (positions at δ = 0, T0, positions again from the second stage)."""
+    hits, window, hit_set, _, _ = psa.search(block)
+    hits.signal[:] = psa.basis_window[hits.point]
+    out = []
+    for cls in classes:
+        h = copy.deepcopy(hits)
+        r = cls(psa, hit_set)
+        r.refine_grid(h, window, np.zeros(window.shape[0]))
+        delta = r.refine_t0(h, window)
+        r.refine_grid(h, window, delta, first_stage=1)
+        out.append((h, delta))
+    (a, da), (b, db) = out
+    return a, b, da, db
+
+
+@pytest.fixture(scope="session")
+def refine_both() -> Any:
+    """:func:`_refine_both`: compare two refiners (reference and kernels) on the same hits."""
+    return _refine_both

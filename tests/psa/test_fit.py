@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 
@@ -18,22 +16,6 @@ from gpsa.psa.fit_numba import NumbaFitter
 from gpsa.psa.kernels.fit_kernels import solve3
 
 SAMPLES = 30
-
-
-def _both(psa: GridSearchPSA, block):  # noqa: ANN001, ANN202
-    """(reference hits, numba hits, reference δ, numba δ, grid hits) after grid, T0, grid."""
-    hits, window, hit_set, _, _ = psa.search(block)
-    hits.signal[:] = psa.basis_window[hits.point]
-    out = []
-    for cls in (FitRefiner, NumbaFitter):
-        h = copy.deepcopy(hits)
-        r = cls(psa, hit_set)
-        r.refine_grid(h, window, np.zeros(window.shape[0]))
-        delta = r.refine_t0(h, window)
-        r.refine_grid(h, window, delta, first_stage=1)
-        out.append((h, delta))
-    (a, da), (b, db) = out
-    return a, b, da, db, hits
 
 
 def _assert_same(a, b, da: np.ndarray, db: np.ndarray) -> None:  # noqa: ANN001
@@ -51,19 +33,21 @@ def _assert_same(a, b, da: np.ndarray, db: np.ndarray) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("p", [2.0, 0.3])
-def test_single_hits_equal_reference(basis: Basis, crystal, p: float) -> None:  # noqa: ANN001
+def test_single_hits_equal_reference(
+        refine_both, basis: Basis, crystal, p: float) -> None:  # noqa: ANN001
     block, _ = simulate_events(crystal, 40, n_samples=60, t0=20.0, noise=0.01, t0_jitter=0.5,
                                seed=41)
     psa = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, p=p, refine_method="fit"))
-    a, b, da, db, _ = _both(psa, block)
+    a, b, da, db = refine_both(psa, block, (FitRefiner, NumbaFitter))
     _assert_same(a, b, da, db)
 
 
-def test_two_hits_equal_reference(basis: Basis, crystal) -> None:  # noqa: ANN001
+def test_two_hits_equal_reference(
+        refine_both, basis: Basis, crystal) -> None:  # noqa: ANN001
     block, _ = simulate_events(crystal, 30, n_samples=60, t0=20.0, noise=0.01, t0_jitter=0.5,
                                interactions=2, seed=42)
     psa = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, refine_method="fit"))
-    a, b, da, db, _ = _both(psa, block)
+    a, b, da, db = refine_both(psa, block, (FitRefiner, NumbaFitter))
     assert a.rank.max() >= 1  # several ranks: the residual of earlier hits is used
     _assert_same(a, b, da, db)
 

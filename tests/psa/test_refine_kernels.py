@@ -4,7 +4,6 @@ of merit and model signals (to float rounding)."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import numpy as np
@@ -17,22 +16,6 @@ from gpsa.psa.refine import Refiner
 from gpsa.psa.refine_numba import NumbaRefiner
 
 SAMPLES = 30
-
-
-def _both(psa: GridSearchPSA, block):  # noqa: ANN001, ANN202
-    """(reference hits, numba hits, reference δ, numba δ) after grid, T0, grid refinement."""
-    hits, window, hit_set, _, _ = psa.search(block)
-    hits.signal[:] = psa.basis_window[hits.point]
-    out = []
-    for cls in (Refiner, NumbaRefiner):
-        h = copy.deepcopy(hits)
-        r = cls(psa, hit_set)
-        r.refine_grid(h, window, np.zeros(window.shape[0]))
-        delta = r.refine_t0(h, window)
-        r.refine_grid(h, window, delta, first_stage=1)
-        out.append((h, delta))
-    (a, da), (b, db) = out
-    return a, b, da, db
 
 
 def _assert_same(a, b, da: np.ndarray, db: np.ndarray) -> None:  # noqa: ANN001
@@ -48,31 +31,34 @@ def _assert_same(a, b, da: np.ndarray, db: np.ndarray) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("p", [2.0, 0.3, 1.0])
-def test_single_hits_equal_reference(basis: Basis, crystal, p: float) -> None:  # noqa: ANN001
+def test_single_hits_equal_reference(
+        refine_both, basis: Basis, crystal, p: float) -> None:  # noqa: ANN001
     block, _ = simulate_events(crystal, 60, n_samples=60, t0=20.0, noise=0.01, t0_jitter=0.5,
                                seed=31)
     psa = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, p=p, backend="numba"))
-    _assert_same(*_both(psa, block))
+    _assert_same(*refine_both(psa, block, (Refiner, NumbaRefiner)))
 
 
 @pytest.mark.parametrize("mask_other_hits", [True, False])
-def test_two_hits_equal_reference(basis: Basis, crystal, mask_other_hits: bool) -> None:  # noqa: ANN001
+def test_two_hits_equal_reference(
+        refine_both, basis: Basis, crystal, mask_other_hits: bool) -> None:  # noqa: ANN001
     block, _ = simulate_events(crystal, 40, n_samples=60, t0=20.0, noise=0.01, t0_jitter=0.5,
                                interactions=2, seed=32)
     psa = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, backend="numba",
                                            mask_other_hits=mask_other_hits))
-    a, b, da, db = _both(psa, block)
+    a, b, da, db = refine_both(psa, block, (Refiner, NumbaRefiner))
     assert a.rank.max() >= 1  # several ranks: the residual of earlier hits is used
     _assert_same(a, b, da, db)
 
 
-def test_float16_basis_equals_reference(basis: Basis, crystal) -> None:  # noqa: ANN001
+def test_float16_basis_equals_reference(
+        refine_both, basis: Basis, crystal) -> None:  # noqa: ANN001
     """A float16 basis is decoded once into a float32 window ± pad: same result."""
     half = dataclasses.replace(basis, signals=basis.signals.astype(np.float16), source="half")
     block, _ = simulate_events(crystal, 40, n_samples=60, t0=20.0, noise=0.01, t0_jitter=0.5,
                                seed=33)
     psa = GridSearchPSA(half, PsaSettings(samples=SAMPLES, backend="numba", t0_range=1.5))
-    _assert_same(*_both(psa, block))
+    _assert_same(*refine_both(psa, block, (Refiner, NumbaRefiner)))
 
 
 def test_engine_numba_equals_reference_backend(basis: Basis, crystal) -> None:  # noqa: ANN001

@@ -25,6 +25,8 @@ from gpsa.psa.kernels.refine_common import (
     MIN_SEGMENT_WEIGHT,
     channel_fom,
     cubic_weights,
+    event_model,
+    hit_target,
     shifted_node,
     signal_at,
 )
@@ -229,11 +231,7 @@ def fit_positions(resid, signal, sel, event, segment, energy, xyz, delta_ev, cha
             e = np.float32(energy[h])
             n_ch = n_chans[seg]
             ch = chans[seg]
-            for c in range(n_ch):
-                cc = ch[c]
-                wch[c] = 0.0 if (mask_other and hit_set[ev, cc] and cc != seg) else 1.0
-                for k in range(K):
-                    target[c, k] = resid[ev, cc, k] + e * signal[h, cc, k]
+            hit_target(resid, signal, h, ev, seg, e, ch, n_ch, hit_set, mask_other, target, wch)
             b, c0, c1, c2, c3 = cubic_weights(delta_ev[ev], first)
             cached[:] = -1
             x0, y0, z0 = xyz[h, 0], xyz[h, 1], xyz[h, 2]
@@ -318,34 +316,13 @@ def fit_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacing, 
     (ordered by |δ|), then Gauss–Newton steps on χ² of the event model (all its hits, union of
     their mask channels), each step kept only if χ² falls. Hits sorted by event: ``hit_ptr``."""
     n, n_chan, K = window.shape
-    width = K + 2 * pad
-    last = sig.shape[2] - 1
     for ev in numba.prange(n):
         delta[ev] = 0.0
         h0, h1 = hit_ptr[ev], hit_ptr[ev + 1]
         if h1 == h0:
             continue
-        union = np.zeros(n_chan, np.bool_)
-        for h in range(h0, h1):
-            for c in range(n_chan):
-                union[c] = union[c] or mask[segment[h], c]
-        uch = np.flatnonzero(union)
-        model = np.zeros((uch.size, width), np.float32)  # Σ E·signal, samples first - pad + s
-        wt = np.empty(8, np.float64)
-        nodes = np.empty(8, np.int64)
-        dwt = np.empty((8, 3), np.float64)
-        for h in range(h0, h1):
-            if not cell_weights(xyz[h, 0], xyz[h, 1], xyz[h, 2], index, origin, spacing, seg_of,
-                                segment[h], nodes, wt, dwt):
-                continue
-            for r in range(8):
-                if wt[r] == 0.0:
-                    continue
-                w = np.float32(wt[r]) * np.float32(energy[h])
-                for u in range(uch.size):
-                    row = sig[nodes[r], uch[u]]
-                    for s in range(width):
-                        model[u, s] += w * row[min(max(first - pad + s, 0), last)]
+        uch, model = event_model(h0, h1, xyz, segment, energy, mask, index, origin, spacing,
+                                 seg_of, sig, first, pad, K)
         best = 1e300
         best_d = 0.0
         g_best = a_best = 0.0

@@ -157,3 +157,48 @@ def residual(window, hit_ptr, energy, signal, out):  # pragma: no cover - compil
             for c in range(n_ch):
                 for k in range(K):
                     out[ev, c, k] -= e * signal[h, c, k]
+
+
+@numba.njit(**jit_options(fastmath=False))
+def hit_target(resid, signal, h, ev, seg, e, ch, n_ch, hit_set, mask_other, target,
+               wch):  # pragma: no cover - compiled
+    """The hit's target (its own signal back in the residual) on its mask channels ``ch`` and
+    their weights (0 for another masked hit segment of the event with ``mask_other``)."""
+    K = target.shape[1]
+    for c in range(n_ch):
+        cc = ch[c]
+        wch[c] = 0.0 if (mask_other and hit_set[ev, cc] and cc != seg) else 1.0
+        for k in range(K):
+            target[c, k] = resid[ev, cc, k] + e * signal[h, cc, k]
+
+
+@numba.njit(**jit_options(fastmath=False))
+def event_model(h0, h1, xyz, segment, energy, mask, index, origin, spacing, seg_of, sig, first,
+                pad, K):  # pragma: no cover - compiled
+    """(union channels, model): Σ E·signal of hits h0..h1 at their positions, unshifted, on the
+    union of their mask channels, samples first − pad … first + K + pad − 1 (clamped)."""
+    n_chan = mask.shape[1]
+    width = K + 2 * pad
+    last = sig.shape[2] - 1
+    union = np.zeros(n_chan, np.bool_)
+    for h in range(h0, h1):
+        for c in range(n_chan):
+            union[c] = union[c] or mask[segment[h], c]
+    uch = np.flatnonzero(union)
+    model = np.zeros((uch.size, width), np.float32)
+    node = np.empty((8, 3), np.int64)
+    wt = np.empty(8, np.float64)
+    for h in range(h0, h1):
+        if not segment_corners(xyz[h, 0], xyz[h, 1], xyz[h, 2], index, origin, spacing, seg_of,
+                               segment[h], node, wt):
+            continue
+        for r in range(8):
+            if wt[r] == 0.0:
+                continue
+            j = index[node[r, 0], node[r, 1], node[r, 2]]
+            w = np.float32(wt[r]) * np.float32(energy[h])
+            for u in range(uch.size):
+                row = sig[j, uch[u]]
+                for s in range(width):
+                    model[u, s] += w * row[min(max(first - pad + s, 0), last)]
+    return uch, model

@@ -29,6 +29,7 @@ from gpsa._numba import jit_options
 from gpsa.psa.kernels.refine_common import (
     channel_fom,
     cubic_weights,
+    hit_target,
     segment_corners,
     shifted_node,
     signal_at,
@@ -72,11 +73,7 @@ def refine_positions(resid, signal, sel, event, segment, energy, xyz, delta_ev, 
             e = np.float32(energy[h])
             n_ch = n_chans[seg]
             ch = chans[seg]
-            for c in range(n_ch):
-                cc = ch[c]
-                wch[c] = 0.0 if (mask_other and hit_set[ev, cc] and cc != seg) else 1.0
-                for k in range(K):
-                    target[c, k] = resid[ev, cc, k] + e * signal[h, cc, k]
+            hit_target(resid, signal, h, ev, seg, e, ch, n_ch, hit_set, mask_other, target, wch)
             b, c0, c1, c2, c3 = cubic_weights(delta_ev[ev], first)
             for a in range(3):
                 lo[a] = math.floor((xyz[h, a] - origin[a]) / spacing[a]) - 2

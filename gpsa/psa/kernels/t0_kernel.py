@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from gpsa._numba import jit_options
-from gpsa.psa.kernels.refine_common import channel_fom, cubic_weights, segment_corners
+from gpsa.psa.kernels.refine_common import channel_fom, cubic_weights, event_model
 
 
 @numba.njit(**jit_options(parallel=True))
@@ -23,8 +23,6 @@ def refine_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacin
     ``hit_ptr`` (n + 1,). ``steps``: the coarse scan (first ``n_coarse``, around 0) then the fine
     one (around the coarse best), each ordered by |step| (ties prefer the smallest |δ|)."""
     n, n_chan, K = window.shape
-    width = K + 2 * pad
-    last = sig.shape[2] - 1
     pf = np.float32(p)
     one = np.float32(1.0)
     for ev in numba.prange(n):
@@ -32,28 +30,9 @@ def refine_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacin
         h0, h1 = hit_ptr[ev], hit_ptr[ev + 1]
         if h1 == h0:
             continue
-        union = np.zeros(n_chan, np.bool_)
-        for h in range(h0, h1):
-            for c in range(n_chan):
-                union[c] = union[c] or mask[segment[h], c]
-        uch = np.flatnonzero(union)
+        uch, model = event_model(h0, h1, xyz, segment, energy, mask, index, origin, spacing,
+                                 seg_of, sig, first, pad, K)
         nu = uch.size
-        model = np.zeros((nu, width), np.float32)  # Σ E·signal, samples first - pad + s
-        node = np.empty((8, 3), np.int64)
-        wt = np.empty(8, np.float64)
-        for h in range(h0, h1):
-            if not segment_corners(xyz[h, 0], xyz[h, 1], xyz[h, 2], index, origin, spacing, seg_of,
-                            segment[h], node, wt):
-                continue
-            for r in range(8):
-                if wt[r] == 0.0:
-                    continue
-                j = index[node[r, 0], node[r, 1], node[r, 2]]
-                w = np.float32(wt[r]) * np.float32(energy[h])
-                for u in range(nu):
-                    row = sig[j, uch[u]]
-                    for s in range(width):
-                        model[u, s] += w * row[min(max(first - pad + s, 0), last)]
         v = np.empty(K, np.float32)
         best = 1e300
         best_d = 0.0
