@@ -10,7 +10,11 @@ gpsa cannot ship AGATA's ADL bases, so it makes its own. For a crystal geometry:
    (:mod:`~gpsa.basis.fields.drift`; along ±E, or with the lattice anisotropy of
    :mod:`~gpsa.basis.fields.anisotropy` when ``anisotropic``), sum the charges they induce
    on the 37 electrodes (:mod:`~gpsa.basis.fields.induction`) every ``drift_step_ns``;
-4. apply the preamplifier, optional smoothing and cross-talk, and sample 56 × 10 ns with the
+   with ``cloud_sigma_mm`` > 0 or ``diffusion``, each carrier's part is spread in time by its
+   cloud's longitudinal size (:mod:`~gpsa.basis.fields.diffusion`);
+4. apply the preamplifier, the optional extra RC shaping (``shaping_ns``, ``shaping_stages``),
+   a measured impulse response (``impulse_response``, :mod:`~gpsa.basis.fields.impulse`),
+   smoothing and cross-talk, and sample 56 × 10 ns with the
    interaction at ``t0_sample`` (:mod:`~gpsa.basis.fields.response`): by default each sample
    is the mean over the 10 ns that end at its time (``sampling = "integrated"``), or the value
    at that time (``"point"``);
@@ -21,6 +25,9 @@ The geometry settings (ring depths, sector rule and numbering, bore, contact dea
 :data:`~gpsa.basis.fields.settings.GEOMETRY_KEYS`) are applied to ``geometry`` first
 (:meth:`GeneratorSettings.geometry_of`); the basis records the resulting geometry
 (``generator`` attribute, key ``geometry``), and :mod:`gpsa.basis.provenance` reads it back.
+With an ``impulse_response`` file the attribute also has a key ``impulse_response``: the file's
+name, sha256, sampling period and length, so bases made with different files differ. The file
+is read (and any problem with it reported) before the fields are solved.
 
 Usage::
 
@@ -44,7 +51,9 @@ import numpy as np
 from gpsa import __version__
 from gpsa.basis.fields.anisotropy import ELECTRON_ADL, HOLE_ADL, carrier_model
 from gpsa.basis.fields.crystal import CORE_LABEL, GeometryLike, geometry_fingerprint
+from gpsa.basis.fields.diffusion import spread_signals
 from gpsa.basis.fields.drift import ELECTRON_SIGN, HOLE_SIGN, drift_all
+from gpsa.basis.fields.impulse import ImpulseResponse, load_impulse_response
 from gpsa.basis.fields.induction import induce_all
 from gpsa.basis.fields.mobility import EXPONENTS, CarrierMobility
 from gpsa.basis.fields.response import apply_response
@@ -54,7 +63,8 @@ from gpsa.basis.model import Basis
 from gpsa.errors import ConfigError
 
 __all__ = ["GeneratorSettings", "GenerationReport", "basis_points", "generate_basis",
-           "generate_basis_with_report", "compute_signals", "carrier_params"]
+           "generate_basis_with_report", "compute_signals", "carrier_params",
+           "impulse_response_of"]
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +141,23 @@ def carrier_params(settings: GeneratorSettings, hole: bool) -> np.ndarray:
     return carrier_model(HOLE_ADL if hole else ELECTRON_ADL, c100, c111, s.lattice_angle_deg)
 
 
+def impulse_response_of(settings: GeneratorSettings) -> ImpulseResponse | None:
+    """The settings' measured impulse response, read and checked (None when not set)."""
+    if settings.impulse_response is None:
+        return None
+    return load_impulse_response(settings.impulse_response, settings.impulse_response_period_ns)
+
+
 def compute_signals(fields: CrystalFields, positions: np.ndarray, settings: GeneratorSettings,
-                    order: str = "sector-major", progress: Progress | None = None
+                    order: str = "sector-major", progress: Progress | None = None,
+                    impulse: ImpulseResponse | None = None
                     ) -> tuple[np.ndarray, GenerationReport]:
-    """Signals ``(N, 37, n_samples)`` of the points ``positions (N, 3)`` (mm) and diagnostics."""
+    """Signals ``(N, 37, n_samples)`` of the points ``positions (N, 3)`` (mm) and diagnostics.
+    ``impulse``: the settings' impulse response already read (None: read it here)."""
     s = settings
+    if impulse is None:
+        impulse = impulse_response_of(s)
+    kernel = None if impulse is None else impulse.kernel(s.drift_step_ns)
     grid = fields.grid
     step = int(round(s.sampling_ns / s.drift_step_ns))
     n_keep = (s.n_samples - s.t0_sample) * step
@@ -163,10 +185,18 @@ def compute_signals(fields: CrystalFields, positions: np.ndarray, settings: Gene
                    times[ELECTRON_SIGN][a:b], labels[HOLE_SIGN][a:b],
                    labels[ELECTRON_SIGN][a:b], wext, origin, inv_h, s.drift_step_ns,
                    CORE_LABEL, s.t0_sample * step, raw)
+        if s.cloud_sigma_mm > 0 or s.diffusion:
+            pair = (HOLE_SIGN, ELECTRON_SIGN)
+            raw = spread_signals(raw, starts, tuple(paths[c] for c in pair),
+                                 tuple(times[c][a:b] for c in pair),
+                                 tuple(labels[c][a:b] for c in pair), wext, efield, origin,
+                                 grid.spacing, s.drift_step_ns, s.t0_sample * step, CORE_LABEL,
+                                 s.cloud_sigma_mm, s.diffusion, s.temperature_k)
         out[a:b] = apply_response(raw, dt_ns=s.drift_step_ns, sampling_ns=s.sampling_ns,
                                   n_samples=s.n_samples, tau_ns=s.preamp_tau_ns,
                                   smoothing_ns=s.smoothing_ns, crosstalk_fraction=s.crosstalk,
-                                  order=order, sampling=s.sampling)
+                                  order=order, sampling=s.sampling, shaping_ns=s.shaping_ns,
+                                  shaping_stages=s.shaping_stages, kernel=kernel)
         if progress is not None:
             progress(b, n, "drifting charges")
     report = GenerationReport(times[HOLE_SIGN], times[ELECTRON_SIGN], labels[HOLE_SIGN],
@@ -181,6 +211,9 @@ def generate_basis_with_report(geometry: GeometryLike, grid_mm: float = 2.0,
                                ) -> tuple[Basis, GenerationReport]:
     """:func:`generate_basis` that also returns the drift diagnostics."""
     s = settings or GeneratorSettings()
+    impulse = impulse_response_of(s)  # a bad file stops here, before any work
+    if impulse is not None:
+        impulse.kernel(s.drift_step_ns)
     geometry = s.geometry_of(geometry)
     positions, segment = basis_points(geometry, grid_mm)
     say = (lambda msg: progress(0, len(positions), msg)) if progress else None
@@ -193,7 +226,8 @@ def generate_basis_with_report(geometry: GeometryLike, grid_mm: float = 2.0,
                           f"inside reaches {fields.electric.max_inside:.0f} V): raise 'bias_v' "
                           f"or lower the impurity")
     t1 = time.perf_counter()
-    signals, report = compute_signals(fields, positions, s, geometry.order, progress)
+    signals, report = compute_signals(fields, positions, s, geometry.order, progress,
+                                      impulse)
     reached = (report.hole_electrode >= 0) & (report.hole_electrode < CORE_LABEL)
     report.geometry_mismatch = int(np.sum(reached & (report.hole_electrode != segment)))
     if s.segment_from == "collection":
@@ -209,6 +243,8 @@ def generate_basis_with_report(geometry: GeometryLike, grid_mm: float = 2.0,
                   "sampling_convention": SAMPLING_CONVENTION[s.sampling],
                   "fields_levels": [[lv.spacing, lv.sweeps] for lv in fields.electric.levels],
                   "drift": report.summary()}
+    if impulse is not None:
+        provenance["impulse_response"] = impulse.describe()
     basis = Basis(positions=positions, segment=segment, signals=signals,
                   sampling_ns=s.sampling_ns, t0_sample=s.t0_sample,
                   segment_order=geometry.order, grid_mm=float(grid_mm),

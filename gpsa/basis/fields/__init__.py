@@ -10,8 +10,11 @@ signals and the detector response. One algorithm per module:
 * :mod:`~.mobility` — drift velocities along a lattice axis; :mod:`~.anisotropy` — their
   direction dependence in the lattice (numpy twin :mod:`~.anisotropy_ref`); :mod:`~.drift` —
   carrier paths;
-  :mod:`~.induction` — Shockley–Ramo; :mod:`~.response` — preamp, cross-talk, sampling.
-* :mod:`~.settings` — :class:`GeneratorSettings`; numba options in :mod:`~._jit`.
+  :mod:`~.induction` — Shockley–Ramo; :mod:`~.diffusion` — charge-cloud size and diffusion;
+  :mod:`~.response` — preamp, shaping, cross-talk, sampling; :mod:`~.impulse` — a measured
+  impulse response.
+* :mod:`~.settings` — :class:`GeneratorSettings` (checks in :mod:`~.settings_checks`); numba
+  options in :mod:`~._jit`.
 
 The public entry point is :func:`gpsa.basis.generate.generate_basis`.
 """

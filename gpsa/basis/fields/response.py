@@ -7,12 +7,23 @@ Input: induced charges ``(n, 37, T)`` on a fine time grid of step ``dt`` (1 ns) 
    ``τ·dy/dt = x − y``, discretised exactly for a piecewise-constant input,
    ``y[i] = e^(−dt/τ)·y[i−1] + (1 − e^(−dt/τ))·x[i−1]``. ``τ = 0`` skips it. The preamp's long
    decay (~50 µs) is ignored over the 0.56 µs trace.
-2. **Smoothing** (optional, ``smoothing_ns`` > 0): a Gaussian of that standard deviation.
-3. **Differential cross-talk** (optional, ``crosstalk`` = c > 0): each segment gets
+2. **Shaping** (optional, ``shaping_ns`` = θ > 0): ``shaping_stages`` = n further RC
+   integrations of time constant θ, each the same exact single pole as the preamp: an
+   (RC)^n shaper's integrating part, or, for n = 1, the second pole of a two-pole preamp. Its
+   step response is ``1 − e^(−t/θ)·Σ_{k<n} (t/θ)^k/k!`` (10–90 % in 2.20 θ for n = 1, 3.36 θ
+   for n = 2, 4.22 θ for n = 3). There is no CR differentiation: it would make the charge
+   signals decay (the preamp's own ~50 µs decay is ignored too), and the basis is a charge
+   signal whose final value is the net charge.
+3. **Measured impulse response** (optional, ``impulse_response`` = a file): the causal
+   convolution with the response, normalised to unit area, its ``t = 0`` at its first sample
+   (:mod:`gpsa.basis.fields.impulse`). The trace length and the interaction sample stay; a
+   response that peaks late delays the signals.
+4. **Smoothing** (optional, ``smoothing_ns`` > 0): a Gaussian of that standard deviation.
+5. **Differential cross-talk** (optional, ``crosstalk`` = c > 0): each segment gets
    ``c·Σ_j [S_j(t) − S_j(t − sampling)]`` from its 2–4 nearest neighbours ``j`` (same sector,
    ring ± 1; same ring, sector ± 1 cyclic), i.e. ``c`` times their derivative over one sample.
    The core is left alone. Net charges are unchanged (the derivative integrates to zero).
-4. **Sampling**, ``n_samples`` samples, sample ``s`` belonging to the time
+6. **Sampling**, ``n_samples`` samples, sample ``s`` belonging to the time
    ``t_s = (s − t0_sample)·T`` after the interaction (``T = sampling``):
 
    * ``"point"``: every ``T/dt``-th fine sample, the signal at ``t_s`` itself;
@@ -23,7 +34,9 @@ Input: induced charges ``(n, 37, T)`` on a fine time grid of step ``dt`` (1 ns) 
      digitiser's: the value read at clock ``s`` is what its anti-alias filter integrated before
      that clock, and the sample at the interaction (``t0_sample``) stays 0.
 
-The final values are not renormalised: a trace that has not settled by the last sample (slow
+Steps 1–5 are linear and time-invariant, so their order does not change the result (up to
+round-off); each keeps a settled signal's final value (unit gain at zero frequency). The
+final values are not renormalised: a trace that has not settled by the last sample (slow
 collection plus the preamp's lag) ends below 1.
 """
 
@@ -34,6 +47,8 @@ import math
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import lfilter
+
+from gpsa.basis.fields.impulse import convolve_causal
 
 N_SEGMENTS = 36
 #: Sampling conventions of :func:`apply_response` (see the module docstring).
@@ -92,9 +107,13 @@ def sample(y: np.ndarray, step: int, n_samples: int, sampling: str = "point") ->
 
 def apply_response(raw: np.ndarray, *, dt_ns: float, sampling_ns: float, n_samples: int,
                    tau_ns: float, smoothing_ns: float = 0.0, crosstalk_fraction: float = 0.0,
-                   order: str = "sector-major", sampling: str = "point") -> np.ndarray:
+                   order: str = "sector-major", sampling: str = "point",
+                   shaping_ns: float = 0.0, shaping_stages: int = 1,
+                   kernel: np.ndarray | None = None) -> np.ndarray:
     """Fine induced charges ``(n, 37, T)`` → basis signals ``(n, 37, n_samples)`` float32,
-    sampled by the ``sampling`` convention (``"point"`` or ``"integrated"``)."""
+    sampled by the ``sampling`` convention (``"point"`` or ``"integrated"``). ``kernel``: the
+    unit-sum impulse response on the ``dt_ns`` grid
+    (:meth:`gpsa.basis.fields.impulse.ImpulseResponse.kernel`), None = none."""
     step = int(round(sampling_ns / dt_ns))
     if abs(step * dt_ns - sampling_ns) > 1e-9 or step < 1:
         raise ValueError(f"sampling {sampling_ns} ns is not a multiple of the step {dt_ns} ns")
@@ -102,6 +121,11 @@ def apply_response(raw: np.ndarray, *, dt_ns: float, sampling_ns: float, n_sampl
     if raw.shape[-1] < need:
         raise ValueError(f"{raw.shape[-1]} fine samples < {need} needed for {n_samples} samples")
     y = preamp(raw[..., :need], tau_ns, dt_ns)
+    if shaping_ns > 0:
+        for _ in range(shaping_stages):
+            y = preamp(y, shaping_ns, dt_ns)
+    if kernel is not None:
+        y = convolve_causal(y, kernel)
     if smoothing_ns > 0:
         y = gaussian_filter1d(y, smoothing_ns / dt_ns, axis=-1, mode="nearest")
     y = crosstalk(y, crosstalk_fraction, step, order)

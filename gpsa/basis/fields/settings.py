@@ -17,6 +17,10 @@ unit in the name or the comment. Defaults and where they come from:
   on because it moves the hit segment's T90 by +10 ns on average with a 90° azimuthal pattern
   of ~9 ns amplitude, at ≤ 2× the signal time (bench/results/drift_anisotropy.json,
   docs/basis-physics.md).
+* ``cloud_sigma_mm = 0`` (a point charge) and ``diffusion = false``: a finite charge cloud
+  (σ along the drift, mm) and its growth by diffusion during the drift, as mjd_siggen's
+  ``charge_cloud_size`` / ``use_diffusion``; each carrier's induced current is spread in time
+  by ``σ_x / v`` (:mod:`gpsa.basis.fields.diffusion`; off: byte-identical bases).
 * ``preamp_tau_ns = 35``, ``n_samples = 56`` at ``sampling_ns = 10``: AGATA basis preparation [P].
 * ``sampling = "integrated"``: each sample is the mean of the signal over the sample period
   that ends at its time, ``[t − T, t)`` with ``T = sampling_ns``, as a digitiser's anti-alias
@@ -26,6 +30,13 @@ unit in the name or the comment. Defaults and where they come from:
 * ``t0_sample = 10``: interaction at sample 10 (10 samples of baseline, 460 ns of signal);
   measured traces are aligned with T0 near sample 11 in AGATA's PSA [P].
 * ``crosstalk = 0``, ``smoothing_ns = 0``: the AGATA values are not public; off by default.
+* electronics response after the preamp, off by default (bases byte-identical to those before
+  these settings): ``shaping_ns`` (θ, ns; 0 = none) and ``shaping_stages`` (n = 1) add n RC
+  integrations of time constant θ, e.g. a two-pole preamp's second pole (n = 1);
+  ``impulse_response`` names a file of a measured impulse response (``.npy`` or text, one
+  column at ``impulse_response_period_ns`` or two columns ``t_ns, h`` from t = 0), convolved
+  causally after the preamp and normalised to unit area (:mod:`gpsa.basis.fields.impulse`;
+  the basis records its sha256). See docs/basis-physics.md "Electronics response".
 * ``field_grid_mm = 1.0``: field grid of the production basis; tests use 2–3 mm.
 * geometry (:data:`GEOMETRY_KEYS`, all ``None`` by default = the value of the geometry passed
   to the generator, for gpsa's shapes AGATA's segmentation and a plain 5 × 77 mm bore, as
@@ -55,6 +66,13 @@ from typing import Any
 import tomllib
 
 from gpsa.basis.fields.mobility import DEFAULT_SET, PRESETS
+from gpsa.basis.fields.settings_checks import (
+    GEOMETRY_KEYS,
+    check_geometry,
+    check_response,
+    number,
+    plain,
+)
 from gpsa.errors import ConfigError
 
 DTYPES = ("float32", "float16")
@@ -64,12 +82,6 @@ SAMPLING = ("point", "integrated")  # as gpsa.basis.fields.response.SAMPLING
 #: through the geometry's fingerprint).
 FIELD_KEYS = ("field_grid_mm", "coarsest_grid_mm", "sor_tol", "sor_omega", "bias_v",
               "impurity_a", "impurity_b", "passivated_back")
-#: Settings applied to the crystal geometry (None = the geometry's own value).
-GEOMETRY_KEYS = ("ring_depths", "sector_boundary", "sector_direction", "hole_radius",
-                 "hole_depth", "hole_bottom_radius", "hole_opening_radius", "hole_opening_depth",
-                 "outer_contact_mm", "core_contact_mm")
-GEOMETRY_CHOICES = {"sector_boundary": ("corners", "edges"),
-                    "sector_direction": ("increasing", "decreasing")}
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,8 @@ class GeneratorSettings:
     lattice_angle_deg: float = 45.0  # <100> from the crystal x axis (<001> along z)
     electron_111: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["e111"]
     hole_111: tuple[float, float, float, float] = PRESETS[DEFAULT_SET]["h111"]
+    cloud_sigma_mm: float = 0.0  # initial charge-cloud size along the drift (sigma), 0 = point
+    diffusion: bool = False  # grow the cloud by diffusion (Einstein D = mu kT/q), diffusion.py
     drift_step_ns: float = 1.0
     max_drift_ns: float = 3000.0
     # --- response
@@ -112,6 +126,10 @@ class GeneratorSettings:
     t0_sample: int = 10
     crosstalk: float = 0.0  # fraction of the neighbours' one-sample difference
     smoothing_ns: float = 0.0  # Gaussian sigma, 0 = none
+    shaping_ns: float = 0.0  # time constant of extra RC integrations after the preamp, 0 = none
+    shaping_stages: int = 1  # number n of those RC stages, (RC)^n
+    impulse_response: str | None = None  # file of a measured response (impulse.py), None = none
+    impulse_response_period_ns: float | None = None  # its sampling period (or a t_ns column)
     dtype: str = "float32"  # of the basis signals
     segment_from: str = "collection"  # basis segment: electrode the hole reaches, or "geometry"
     chunk_points: int = 2048  # basis points drifted per batch (memory ~ chunk × 37 × 560 × 4 B)
@@ -134,13 +152,13 @@ class GeneratorSettings:
         positive = ("field_grid_mm", "coarsest_grid_mm", "sor_tol", "temperature_k",
                     "drift_step_ns", "max_drift_ns", "sampling_ns")
         for name in positive:
-            _number(self, name, lo=0.0, strict=True)
-        for name in ("preamp_tau_ns", "crosstalk", "smoothing_ns", "impurity_a"):
-            _number(self, name, lo=0.0)
-        _number(self, "impurity_b")
-        _number(self, "lattice_angle_deg")
-        _number(self, "bias_v")
-        _number(self, "sor_omega", lo=0.0)
+            number(self, name, lo=0.0, strict=True)
+        for name in ("preamp_tau_ns", "crosstalk", "smoothing_ns", "impurity_a", "cloud_sigma_mm"):
+            number(self, name, lo=0.0)
+        number(self, "impurity_b")
+        number(self, "lattice_angle_deg")
+        number(self, "bias_v")
+        number(self, "sor_omega", lo=0.0)
         if self.sor_omega and not 1.0 <= self.sor_omega < 2.0:
             raise ConfigError(f"generator setting 'sor_omega' must be 0 (auto) or in [1, 2), "
                               f"got {self.sor_omega}")
@@ -166,8 +184,9 @@ class GeneratorSettings:
         if self.segment_from not in SEGMENT_FROM:
             raise ConfigError(f"generator setting 'segment_from' must be one of "
                               f"{SEGMENT_FROM}, got {self.segment_from!r}")
-        _check_geometry_settings(self)
-        for name in ("passivated_back", "anisotropic"):
+        check_geometry(self)
+        check_response(self)
+        for name in ("passivated_back", "anisotropic", "diffusion"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"generator setting {name!r} must be true or false, "
                                   f"got {getattr(self, name)!r}")
@@ -183,7 +202,8 @@ class GeneratorSettings:
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> GeneratorSettings:
         """Read a TOML file: the keys of its ``[generator]`` table, or of the whole file when
-        it has none. Errors name the file; an unknown key is a :class:`ConfigError`."""
+        it has none. Errors name the file; an unknown key is a :class:`ConfigError`. A relative
+        ``impulse_response`` is taken relative to the TOML file's folder."""
         try:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
@@ -195,6 +215,10 @@ class GeneratorSettings:
         table = data.get("generator", data)
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: 'generator' must be a table ([generator])")
+        response = table.get("impulse_response")
+        if isinstance(response, str) and response and not os.path.isabs(response):
+            # a file named in a settings file is relative to that file's folder
+            table = {**table, "impulse_response": os.path.join(os.path.dirname(path), response)}
         try:
             return cls.from_dict(table)
         except ConfigError as exc:
@@ -212,7 +236,7 @@ class GeneratorSettings:
         out.pop("extra")
         for name in ("electron", "hole", "electron_111", "hole_111"):
             out[name] = list(getattr(self, name))
-        out["ring_depths"] = _plain(self.ring_depths)
+        out["ring_depths"] = plain(self.ring_depths)
         return out
 
     def geometry_changes(self) -> dict[str, Any]:
@@ -243,47 +267,3 @@ class GeneratorSettings:
                    "settings": {k: getattr(self, k) for k in FIELD_KEYS}}
         text = json.dumps(payload, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _plain(value: Any) -> Any:
-    """``ring_depths`` as JSON/TOML-able data (tuples become lists)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [float(v) for v in value]
-    return value
-
-
-def _check_geometry_settings(s: GeneratorSettings) -> None:
-    """Types and ranges of the geometry settings that can be checked without a geometry."""
-    from gpsa.detector.segmentation import resolve_ring_depths
-
-    if s.ring_depths is not None:
-        table = s.ring_depths if isinstance(s.ring_depths, dict) else {"": s.ring_depths}
-        try:
-            resolved = {k: resolve_ring_depths(v) for k, v in table.items()}
-        except ConfigError as exc:
-            raise ConfigError(f"generator setting 'ring_depths': {exc}") from None
-        object.__setattr__(s, "ring_depths", resolved if isinstance(s.ring_depths, dict)
-                           else resolved[""])
-    for name, choices in GEOMETRY_CHOICES.items():
-        value = getattr(s, name)
-        if value is not None and value not in choices:
-            raise ConfigError(f"generator setting {name!r} must be one of {choices}, "
-                              f"got {value!r}")
-    for name in GEOMETRY_KEYS[3:]:
-        if getattr(s, name) is not None:  # a bore of size 0 would leave the core no electrode
-            _number(s, name, lo=0.0, strict=name in ("hole_radius", "hole_depth"))
-
-
-def _number(s: GeneratorSettings, name: str, lo: float | None = None, strict: bool = False
-            ) -> None:
-    value = getattr(s, name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"generator setting {name!r} must be a number, got {value!r}")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ConfigError(f"generator setting {name!r} must be finite, got {value!r}")
-    if lo is not None and (value < lo or (strict and value == lo)):
-        relation = ">" if strict else ">="
-        raise ConfigError(f"generator setting {name!r} must be {relation} {lo:g}, got {value!r}")
-    object.__setattr__(s, name, float(value))
