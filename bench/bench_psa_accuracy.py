@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench._machine from the repo
 
 from bench._machine import machine_info, strict_json  # noqa: E402
-from gpsa.bench.accuracy import bench_rows, configurations  # noqa: E402
+from gpsa.bench.accuracy import bench_rows, configurations, pass_configurations  # noqa: E402
 from gpsa.bench.events import Perturbation, real_model, simulate, with_noise  # noqa: E402
 from gpsa.bench.sources import TRACE_SAMPLES, TRACE_T0, get_source  # noqa: E402
 from gpsa.psa.settings import PsaSettings  # noqa: E402
@@ -83,6 +83,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--methods", nargs="+", default=["lattice", "fit"],
                     choices=["lattice", "fit"],
                     help="refinement methods of the refined configurations (default both)")
+    ap.add_argument("--passes", type=int, nargs="*", default=[1, 6],
+                    help="extra rows: p = 1 (or the first --p), full search, lattice refinement "
+                         "with these refine_passes (default 1 6; the other refined rows use "
+                         "the default)")
     ap.add_argument("--crosstalk", type=float, default=Perturbation.crosstalk,
                     help="proportional neighbour cross-talk fraction (default %(default)g)")
     ap.add_argument("--derivative-crosstalk", type=float,
@@ -112,11 +116,14 @@ def main(argv: list[str]) -> int:
         for j, noise in enumerate(NOISES):
             events[(kind, noise)] = with_noise(clean, noise, seed=args.seed + 100 * i + j + 1)
     t_events = time.perf_counter() - start
-    configs = configurations(args.p, methods=args.methods)
+    configs = configurations(args.p, methods=args.methods) + pass_configurations(
+        args.p[0] if 1.0 not in args.p else 1.0, args.passes)
     rows = bench_rows(basis, events, configs, base=base, reference_hits=args.reference_hits)
     wall = time.perf_counter() - start
 
     varied = {"p", "search", "refine_grid", "refine_t0", "refine_method", "backend"}
+    if args.passes:
+        varied.add("refine_passes")
     result = {
         "bench": "psa_accuracy",
         "command": "python bench/bench_psa_accuracy.py " + " ".join(argv),

@@ -39,7 +39,8 @@ AGREE_MM = 0.1
 STAT_KEYS = ("median_3d_mm", "mean_3d_mm", "fwhm_x_mm", "fwhm_y_mm", "fwhm_z_mm",
              "outliers_5mm_pct")
 #: Fields of every :func:`bench_rows` row, in order.
-ROW_KEYS = ("config", "p", "search", "refine", "refine_method", "noise", "kind", "events", "hits",
+ROW_KEYS = ("config", "p", "search", "refine", "refine_method", "refine_passes", "noise",
+            "kind", "events", "hits",
             "matched_hits", "missed_interactions", "hits_per_s", "ratio_to_reference",
             "reference_hits", "reference_hits_per_s", "subset_hits_per_s",
             "reference_agree_pct", *STAT_KEYS, "t0_bias_samples", "t0_rms_samples")
@@ -108,15 +109,18 @@ class Config:
     search: str
     refine: bool
     method: str = "lattice"
+    passes: int | None = None  # refine_passes (None: the base settings')
 
     @property
     def name(self) -> str:
         how = ("fitted" if self.method == "fit" else "refined") if self.refine else "grid"
-        return f"p={self.p:g} {self.search} {how}"
+        return f"p={self.p:g} {self.search} {how}" + (
+            f" x{self.passes}" if self.refine and self.passes is not None else "")
 
     def settings(self, base: PsaSettings) -> PsaSettings:
-        return base.replace(p=self.p, search=self.search, refine_grid=self.refine,
-                            refine_t0=self.refine, refine_method=self.method)
+        s = base.replace(p=self.p, search=self.search, refine_grid=self.refine,
+                         refine_t0=self.refine, refine_method=self.method)
+        return s if self.passes is None else s.replace(refine_passes=self.passes)
 
 
 def configurations(p_values: Iterable[float] = (2.0, 1.0, 0.3),
@@ -131,6 +135,11 @@ def configurations(p_values: Iterable[float] = (2.0, 1.0, 0.3),
                 for m in (methods if r else ("lattice",)):
                     out.append(Config(float(p), s, bool(r), m))
     return out
+
+
+def pass_configurations(p: float, passes: Iterable[int]) -> list[Config]:
+    """Full search, lattice refinement of exponent ``p`` at each number of ``refine_passes``."""
+    return [Config(float(p), "full", True, "lattice", int(n)) for n in passes]
 
 
 def _timed(psa: GridSearchPSA, block: CrystalBlock, repeat: int = 1) -> tuple[PsaBlock, float]:
@@ -186,6 +195,7 @@ def bench_rows(basis: Basis, events: Mapping[tuple[str, float], tuple[CrystalBlo
             row: dict[str, Any] = {"config": cfg.name, "p": cfg.p, "search": cfg.search,
                                    "refine": cfg.refine,
                                    "refine_method": cfg.method if cfg.refine else None,
+                                   "refine_passes": (s.refine_passes if cfg.refine else None),
                                    "noise": noise, "kind": kind,
                                    **accuracy_row(out, truth),
                                    "hits_per_s": _rate(len(out.hits), dt)}

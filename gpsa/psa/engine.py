@@ -56,6 +56,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: refine_passes stops once at most PASS_STOP_FRACTION of the events moved: their T0 by
+#: PASS_TOL_SAMPLES or a hit by PASS_TOL_MM (discrete T0 and lattice steps can cycle: a few
+#: events may never settle).
+PASS_TOL_SAMPLES = 0.01
+PASS_TOL_MM = 0.01
+PASS_STOP_FRACTION = 0.01
+
 
 def make_backend(settings: PsaSettings, device: Device) -> SearchBackend:
     """The search backend named by ``settings.backend`` (CUDA devices always use "gpu")."""
@@ -176,9 +183,16 @@ class GridSearchPSA:
         if s.refine_grid:
             refiner.refine_grid(hits, window, delta)
         if s.refine_t0:
-            delta = refiner.refine_t0(hits, window)
-            if s.refine_grid:  # positions were refined: from the quarter steps
-                refiner.refine_grid(hits, window, delta, first_stage=1)
+            for _ in range(s.refine_passes if s.refine_grid else 1):
+                previous, before = delta, hits.offset_mm.copy()
+                delta = refiner.refine_t0(hits, window)
+                if s.refine_grid:  # positions were refined: from the quarter steps
+                    refiner.refine_grid(hits, window, delta, first_stage=1)
+                moved = np.abs(delta - previous) >= PASS_TOL_SAMPLES
+                moved[hits.event[np.abs(hits.offset_mm - before).max(axis=1) >= PASS_TOL_MM]] = True
+                log.debug("refinement pass: %d of %d events moved", int(moved.sum()), moved.size)
+                if moved.sum() <= PASS_STOP_FRACTION * moved.size:
+                    break
         return t0i + delta
 
     def _refiner(self, hit_set: np.ndarray) -> Any:

@@ -22,7 +22,7 @@ from gpsa.psa.kernels import refine_kernels as rk
 from gpsa.psa.kernels import t0_kernel as tk
 from gpsa.psa.kernels.cpu_kernels import p_mode
 from gpsa.psa.loop import Hits
-from gpsa.psa.refine import STAGES, t0_steps
+from gpsa.psa.refine import STAGES, stages_from, t0_steps
 
 if TYPE_CHECKING:
     from gpsa.psa.engine import GridSearchPSA
@@ -61,8 +61,10 @@ class RefineTables:
                 self.chans[seg, :t.channels.size] = t.channels[channel_order(t)]
         self.n_chans = np.asarray(n_ch, np.int64)
         self.mask = np.ascontiguousarray(psa.mask, np.bool_)
-        self.lattice = np.ascontiguousarray(np.concatenate(STAGES), np.float64)
-        self.stage_ptr = np.cumsum([0] + [len(x) for x in STAGES]).astype(np.int64)
+        #: (lattice, stage pointers) of a pass from each first stage (:func:`stages_from`)
+        self.lattices = [(np.ascontiguousarray(np.concatenate(st), np.float64),
+                          np.cumsum([0] + [len(x) for x in st]).astype(np.int64))
+                         for st in map(stages_from, range(len(STAGES)))]
         self.mode, self.p = p_mode(s.p), float(s.p)
 
 
@@ -122,18 +124,18 @@ class NumbaRefiner:
     def refine_grid(self, hits: Hits, window: np.ndarray, delta: np.ndarray,
                     first_stage: int = 0) -> None:
         """Move hits between grid points (in place: ``offset_mm``, ``signal``, ``fom``),
-        searching ``STAGES[first_stage:]``."""
+        searching ``stages_from(first_stage)``."""
         if len(hits) == 0:
             return
         t = self.t
         resid, xyz, off, fom, delta, energy = self._grid_inputs(hits, window, delta)
-        ptr = np.ascontiguousarray(t.stage_ptr[first_stage:])
+        lattice, ptr = t.lattices[first_stage]
         for r in range(int(hits.rank.max()) + 1):
             sel = np.flatnonzero(hits.rank == r)
             rk.refine_positions(resid, hits.signal, sel, hits.event, hits.segment, energy, xyz,
                                 delta, t.chans, t.n_chans, self.hit_set,
                                 bool(self.s.mask_other_hits), t.index, t.origin, t.spacing,
-                                t.seg_of, t.sig, t.first, t.lattice, ptr, t.mode, t.p,
+                                t.seg_of, t.sig, t.first, lattice, ptr, t.mode, t.p,
                                 self.chunks, off, fom)
         hits.offset_mm[:] = (hits.offset_mm + off).astype(np.float32)
         hits.fom[:] = fom

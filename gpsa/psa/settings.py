@@ -22,6 +22,7 @@ lists them. In a run file they go in the ``psa`` stage; the defaults (chosen fro
     rank = 64               # p = 2 ranking in 64 principal directions (0 = full dimension)
     refine_t0 = true        # sub-sample T0 (use with refine_grid)
     refine_grid = true      # sub-grid positions (trilinear, down to an eighth of a grid step)
+    refine_passes = 3       # T0 then positions again, up to 3 times (T0 and radius correlate)
 """
 
 from __future__ import annotations
@@ -127,6 +128,10 @@ class PsaSettings:
     refine_grid: bool = _setting(
         True, "refine positions between grid points (trilinear interpolation of the basis, "
         "down to an eighth of a grid step)")
+    refine_passes: int = _setting(
+        3, "refine_t0 with refine_grid: passes of T0 then positions (from the quarter steps) "
+        "after the first positions; stops early once no T0 changes by 0.01 samples and no hit "
+        "moves by 0.01 mm (T0 and radius are correlated: each pass moves both further)", min=1)
     refine_method: str = _setting(
         "lattice", "refinement of refine_grid / refine_t0: 'lattice' (sub-grid lattices and a "
         "T0 scan, the figure of merit with exponent p) or 'fit' (least-squares steps on the "
@@ -172,6 +177,7 @@ class PsaSettings:
         _check_real("coarse_only_below_kev", self.coarse_only_below_kev, lo=0.0)
         _check_choice("backend", self.backend, BACKENDS)
         _check_choice("refine_method", self.refine_method, REFINE_METHODS)
+        _check_int("refine_passes", self.refine_passes, lo=1)
         _check_int("shortlist", self.shortlist, lo=0)
         _check_int("rank", self.rank, lo=0)
         _check_int("threads", self.threads, lo=0)

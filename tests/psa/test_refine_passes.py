@@ -1,0 +1,55 @@
+"""refine_passes: T0 and positions refined in turn until they stop moving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gpsa.basis.model import Basis
+from gpsa.bench.accuracy import hit_positions, match_hits
+from gpsa.bench.toy import simulate_events
+from gpsa.psa import GridSearchPSA, PsaSettings
+from gpsa.psa.refine_numba import NumbaRefiner
+
+SAMPLES = 30
+
+
+def _median_error(out, truth) -> float:  # noqa: ANN001
+    h, t = match_hits(out, truth)
+    return float(np.median(np.linalg.norm(hit_positions(out)[h] - truth.position[t], axis=1)))
+
+
+@pytest.fixture(scope="module")
+def events(crystal):  # noqa: ANN001, ANN201
+    return simulate_events(crystal, 80, n_samples=60, t0=20.0, noise=0.005, t0_jitter=0.5,
+                           seed=51)
+
+
+def test_more_passes_do_not_lose_accuracy_and_stop(basis: Basis, events,  # noqa: ANN001
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    block, truth = events
+    calls: list[int] = []
+    real = NumbaRefiner.refine_t0
+
+    def counted(self, hits, window):  # noqa: ANN001, ANN202
+        calls.append(len(hits))
+        return real(self, hits, window)
+
+    monkeypatch.setattr(NumbaRefiner, "refine_t0", counted)
+    s = PsaSettings(samples=SAMPLES, refine_passes=1)
+    one = GridSearchPSA(basis, s).run(block)
+    assert len(calls) == 1
+    calls.clear()
+    many = GridSearchPSA(basis, s.replace(refine_passes=40)).run(block)
+    assert 1 < len(calls) < 40  # stopped once nothing moved
+    assert _median_error(many, truth) <= _median_error(one, truth) * 1.02
+    assert not np.array_equal(one.hits.x, many.hits.x)
+
+
+def test_passes_need_t0_and_grid(basis: Basis, events) -> None:  # noqa: ANN001
+    """Without refine_grid (or refine_t0) there is nothing to alternate: one T0 step."""
+    block, _ = events
+    s = PsaSettings(samples=SAMPLES, refine_grid=False, refine_passes=1)
+    a = GridSearchPSA(basis, s).run(block)
+    b = GridSearchPSA(basis, s.replace(refine_passes=5)).run(block)
+    np.testing.assert_array_equal(a.events.t0, b.events.t0)
