@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
 from typing import TextIO
 
-from gpsa.errors import DeviceError
+from gpsa.errors import ConfigError, DeviceError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,16 @@ def parse_device(request: str) -> tuple[str, int | None]:
     if kind not in DEVICE_KINDS or (sep and (kind != "cuda" or not rest.isdigit())):
         raise DeviceError(f"--device {request}: unknown device (choose cpu, cuda, cuda:N or auto)")
     return kind, (int(rest) if sep else None)
+
+
+def device_problem(value: object) -> str | None:
+    """Why ``value`` is not a device request (cpu, cuda, cuda:N, auto), or None (the run file's
+    ``[run] device`` and every ``--device`` option check with this)."""
+    try:
+        parse_device(str(value))
+    except DeviceError:
+        return f"{value!r} is not a device (choose cpu, cuda, cuda:N or auto)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,12 @@ class Device:
         if self.kind == "cuda":
             return importlib.import_module("cupy")
         return importlib.import_module("numpy")
+
+    @property
+    def request(self) -> str:
+        """The ``--device`` value naming exactly this device (``cpu`` or ``cuda:N``), as recorded
+        in provenance."""
+        return f"cuda:{self.index}" if self.is_cuda else "cpu"
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.index} ({self.name})" if self.is_cuda else "cpu"
@@ -80,6 +97,30 @@ def cuda_unavailable_reason(index: int = 0) -> str | None:
     if count <= index:
         return f"{count} CUDA device(s) found, device {index} requested"
     return _smoke(index)
+
+
+def visible_cuda_devices() -> int:
+    """CUDA devices CuPy sees (0 without CuPy or a driver); no smoke check."""
+    try:
+        return int(importlib.import_module("cupy").cuda.runtime.getDeviceCount())
+    except Exception:  # noqa: BLE001 - ImportError, driver missing, ...
+        return 0
+
+
+def assign_devices(request: str, n: int, gpus: Sequence[int], visible: int) -> list[str]:
+    """The device of each of ``n`` workers (parallel-mode processes, batch workers of a host),
+    round-robin: ``cuda`` (or ``auto`` resolved to CUDA by the caller) spreads over ``gpus``
+    (``[run] gpus``; empty: the ``visible`` devices), ``cuda:N`` puts every worker on N, ``cpu``
+    stays. ConfigError naming ``[run] gpus`` for a device that is not visible."""
+    kind, index = parse_device(request)
+    if kind == "cpu" or index is not None or visible == 0:
+        return [request] * n  # nothing to spread (cuda without devices fails when selected)
+    pool = list(gpus) or list(range(visible))
+    bad = [g for g in pool if g >= visible]
+    if bad:
+        raise ConfigError(f"[run] gpus: device {bad[0]} is not visible ({visible} CUDA "
+                          f"device(s): 0..{visible - 1})")
+    return [f"cuda:{pool[i % len(pool)]}" for i in range(n)]
 
 
 @lru_cache(maxsize=16)

@@ -145,7 +145,7 @@ class PsaFilter(Filter):
     def _make_algorithm(self, device: str) -> PsaAlgorithm:
         algo_cls = self._algorithm_class(self.settings, self.label)
         assert algo_cls is not None
-        if device not in algo_cls.devices:
+        if device.partition(":")[0] not in algo_cls.devices:  # cuda:N runs as cuda
             raise DeviceError(f"PSA algorithm {algo_cls.name!r} does not run on "
                               f"{device} (supports {', '.join(algo_cls.devices)})")
         return algo_cls(**{k: self.settings[k] for k in algo_cls.params()})

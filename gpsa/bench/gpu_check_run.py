@@ -21,6 +21,7 @@ from gpsa.bench.gpu_check import (
     time_stream,
     toy_basis,
 )
+from gpsa.bench.gpu_check_counts import launch_counts
 from gpsa.bench.gpu_check_sim import run_simulator
 from gpsa.device import Device
 
@@ -78,6 +79,7 @@ def run_check(device: Device, *, quick: bool = False, events: int = 400, blocks:
         except Exception as exc:  # noqa: BLE001 - reported as a failure, not a traceback
             sim_error = str(exc)
     timing = time_stream(basis, stream[1] + stream[3], device)
+    counts = launch_counts(basis, {n: blocks_[0] for n, blocks_ in stream.items()}, device)
     ok = (all(r["ok"] for r in rows + sim_rows) and not skipped and sim_error is None
           and bool(rows))
     return {
@@ -91,6 +93,7 @@ def run_check(device: Device, *, quick: bool = False, events: int = 400, blocks:
                        for (d, n), (a, stat, r) in TOLERANCES.items()},
         "variants": rows, "simulator": sim_rows, "simulator_error": sim_error,
         "skipped_for_time": skipped,
+        "launch_counts": counts,
         "timing": {"what": ("hits/s of the default settings (p = 1, full, refined), same "
                             "blocks, device synchronised before the clock stops"),
                    "gpu_is": ("a CUDA device" if device.is_cuda else

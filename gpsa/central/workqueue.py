@@ -128,6 +128,11 @@ class WorkQueue:
     def worker_key(self, worker: str) -> str:
         return self.key(f"worker:{worker}")
 
+    def host_slot(self, host: str) -> int:
+        """0 for the first worker of ``host`` that asks, 1 for the second, ...: the workers of a
+        host spread over its GPUs by this number (``gpu-slots`` hash, one counter per host)."""
+        return int(self.client.hincrby(self.key("gpu-slots"), host, 1)) - 1
+
     # --- the run ------------------------------------------------------------------------------
     def create(self, workloads: Sequence[tuple[str, str]], *, final: str,
                lease: float = DEFAULT_LEASE, max_reassign: int = DEFAULT_MAX_REASSIGN,
@@ -164,7 +169,7 @@ class WorkQueue:
     def delete(self) -> None:
         """Remove every key of the run (and its worker registrations)."""
         workers = [_s(w) for w in self.client.smembers(self.key("workers"))]
-        self.client.delete(*self.keys, self.key("workers"),
+        self.client.delete(*self.keys, self.key("workers"), self.key("gpu-slots"),
                            *(self.worker_key(w) for w in workers))
         self.client.zrem(RUNS_KEY, self.run)
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gpsa.cli.options import DEVICE_METAVAR, device_arg
 from gpsa.cli.output import print_json, print_line, print_table
 from gpsa.errors import ConfigError, GpsaError
 
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     init.add_argument("--out", metavar="DIR", default=None,
                       help="output root, on a file system the workers share (default: the "
                       "run file's [run] output)")
-    init.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+    init.add_argument("--device", type=device_arg, metavar=DEVICE_METAVAR, default=None,
                       help="device of the workloads (a worker's --device overrides it)")
     init.add_argument("--psa", metavar="NAME", default=None, help="PSA algorithm")
     init.add_argument("--stop-timeout", type=float, default=None, metavar="S",
@@ -61,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     init.set_defaults(func=run_init)
 
     work = bsub.add_parser("work", help="claim and run workloads until the run is finished")
-    work.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+    work.add_argument("--device", type=device_arg, metavar=DEVICE_METAVAR, default=None,
                       help="device of this worker (default: the workload's)")
     work.add_argument("--quiet", "-q", action="store_true", help="no line per workload")
     work.set_defaults(func=run_work)

@@ -6,7 +6,7 @@ and accuracy beside the grid search's (:mod:`gpsa.bench.algorithms`).
 
 ::
 
-    gpsa bench [--device cpu|cuda|auto] [--basis FILE | --source real|toy|toy-small]
+    gpsa bench [--device cpu|cuda|cuda:N|auto] [--basis FILE | --source real|toy|toy-small]
                [--events 4000] [--reference-events 1000] [--accuracy] [--output results.json]
                [--repeat 3] [--json] [--psa NAME[,NAME] | --no-plugins]
 
@@ -24,6 +24,7 @@ import logging
 import sys
 from typing import Any
 
+from gpsa.cli.options import DEVICE_METAVAR, device_arg
 from gpsa.cli.output import _json_default, print_json, print_line, print_table
 from gpsa.paths import atomic_output, check_output_file
 
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
                               description="Benchmark grid-search PSA: searches/s per backend, "
                               "agreement with the numpy reference, roofline, accuracy; every other "
                               "registered PSA algorithm (plugins) beside it on the same events.")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
+    p.add_argument("--device", default="cpu", type=device_arg, metavar=DEVICE_METAVAR,
                    help="compute device (cuda adds the GPU backend; default cpu)")
     p.add_argument("--basis", metavar="FILE", help="basis file (events interpolated from it)")
     p.add_argument("--source", choices=("real", "toy", "toy-small"),

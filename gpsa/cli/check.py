@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gpsa.cli.options import DEVICE_METAVAR, device_arg
 from gpsa.cli.output import print_line, print_table
 
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "events; time hits/s GPU vs CPU; print launches and transfers per "
                         "block. Without a GPU: the numpy host path and the CUDA simulator. "
                         "Exit 1 on any disagreement.")
-    g.add_argument("--device", default="auto", metavar="DEV",
+    g.add_argument("--device", default="auto", type=device_arg, metavar=DEVICE_METAVAR,
                    help="cpu, cuda, cuda:N or auto (default: a GPU if usable, else the numpy "
                    "host path)")
     g.add_argument("--quick", action="store_true",
@@ -90,6 +91,13 @@ def check_gpu(args: argparse.Namespace) -> int:
                     + ", ".join(f"{a.split('_')[0]} rel fom <= {b:g}" for a, b in v.items()
                                 if a != "min_agree") for k, v in report["tolerances"].items())
     print_line(f"tolerances (vs numba CPU): {tol}")
+    print_table("per block, one call per segment and loop step -> batched (all segments of a "
+                "step in one call): launches, h2d, d2h, syncs",
+                ["block", "p", "search", "launches", "h2d", "d2h", "syncs"],
+                [[f"{r['events']} ev, {r['interactions']}-int", f"{r['p']:g}", r["search"],
+                  *(f"{r['per_segment'][k]} -> {r['batched'][k]}"
+                    for k in ("launches", "h2d", "d2h", "syncs"))]
+                 for r in report["launch_counts"]])
     t = report["timing"]
     print_line(f"hits/s, same blocks: numba CPU {t['numba']['hits_per_s']:.0f}, gpu backend "
                f"{t['gpu']['hits_per_s']:.0f} ({t['gpu_is']})")

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from gpsa.cli.options import DEVICE_METAVAR, device_arg
 from gpsa.cli.output import print_json, print_line, print_table
 
 
@@ -19,7 +20,7 @@ def add_selection_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("conf", help="run file (TOML) or replay configuration folder")
     p.add_argument("--crystal", action="append", metavar="NAME",
                    help="only this crystal (repeatable)")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+    p.add_argument("--device", type=device_arg, metavar=DEVICE_METAVAR, default=None,
                    help="compute device (default: the run file's, else cpu)")
     p.add_argument("--psa", metavar="NAME", default=None,
                    help="PSA algorithm of the 'psa' stage (see `gpsa plugins`)")
@@ -68,7 +69,7 @@ def add_init(csub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--input", metavar="PATTERN", default=None,
                    help="ADF input of each crystal, with {crystal} (default "
                    "RUN/Data/{crystal}/events.adf, where `gpsa simulate --out RUN/Data` writes)")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+    p.add_argument("--device", type=device_arg, metavar=DEVICE_METAVAR, default="cpu",
                    help="[run] device (default cpu)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="PSA threads per crystal (default 1)")

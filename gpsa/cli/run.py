@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from gpsa.config.resolve import resolve_config
-    from gpsa.device import select_device
+    from gpsa.device import parse_device, select_device
     from gpsa.runtime.modes import effective_jobs
     from gpsa.runtime.preflight import preflight
 
@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1")
     cfg = resolve_config(args.conf, crystals=args.crystal, output=args.out, device=args.device,
                          psa=args.psa, stop_timeout=args.stop_timeout)
-    device = select_device(next(iter(cfg.crystals.values())).device, stream=sys.stderr).kind
+    request = next(iter(cfg.crystals.values())).device
+    chosen = select_device(request, stream=sys.stderr)  # DeviceError: one line, exit 2
+    # cuda:N stays; cuda (and auto that found CUDA) spreads over [run] gpus in the run modes
+    device = chosen.request if parse_device(request)[1] is not None else chosen.kind
     for c in cfg.crystals.values():
         c.device = device
     with central_memory(cfg, args.redis):

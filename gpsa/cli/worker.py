@@ -25,6 +25,7 @@ import socket
 import sys
 from pathlib import Path
 
+from gpsa.cli.options import DEVICE_METAVAR, device_arg
 from gpsa.errors import ConfigError
 
 WORKER_TEMPLATE = """\
@@ -67,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     w.add_argument("--output", default="psa", help="stream to write (default psa)")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a PSA stage setting, e.g. p=2 or search='ags' (repeatable)")
-    w.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    w.add_argument("--device", type=device_arg, metavar=DEVICE_METAVAR, default="cpu")
     w.add_argument("--claim-idle-ms", type=int, default=10_000, metavar="MS",
                    help="take over blocks a dead worker held this long (default 10000)")
     w.add_argument("--dir", default=None, metavar="DIR", help="the worker's own folder")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from gpsa.config.agata_render import OUT_FOLDER, render_crystal, render_run
 from gpsa.config.files import CONF_FOLDER
+from gpsa.device import device_problem
 from gpsa.errors import ConfigError, GpsaError
 
 
@@ -45,8 +46,8 @@ def init_run_folder(folder: Path | str, crystals: Iterable[str], *, basis: str,
     names = crystal_names(crystals)
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
-    if device not in ("cpu", "cuda", "auto"):
-        raise ConfigError(f"--device {device!r}: expected cpu, cuda or auto")
+    if device_problem(device):
+        raise ConfigError(f"--device {device!r}: expected cpu, cuda, cuda:N or auto")
     files = {f"{CONF_FOLDER}/run.toml": render_run(
         folder, names, basis=basis, input_pattern=input_pattern, device=device, workers=workers)}
     for name in names:

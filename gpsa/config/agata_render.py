@@ -114,7 +114,7 @@ def render_run(folder: Path, crystals: list[str], *, basis: str, input_pattern: 
              *_table(run, {"output": f"../{OUT_FOLDER}", "device": device},
                      {"output": f"output root: crystal X writes to RUN/{OUT_FOLDER}/X/ "
                       "(relative to Conf/)",
-                      "device": "compute device: cpu | cuda | auto (gpsa run --device "
+                      "device": "compute device: cpu | cuda | cuda:N | auto (gpsa run --device "
                       "overrides it)"})]
     lines += _stage("adf-reader", "producer: data:crystal frames of an ADF file",
                     {"path": inp}, {"path": "ADF input of each crystal ({crystal}: its name)"})

@@ -5,7 +5,7 @@
     [run]
     crystals = ["00A", "00B"]        # default: the crystals named in [crystal.*] sections
     output = "out"                   # outputs go to out/<crystal>/
-    device = "cpu"                   # cpu | cuda | auto
+    device = "cpu"                   # cpu | cuda | cuda:N | auto (gpus = [0, 1]: spread over)
 
     [[stage]]                        # first stage: a producer
     actor = "adf-reader"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import difflib
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -46,12 +46,14 @@ class Param(Generic[T]):
     those. ``choices``, ``min`` and ``max`` restrict the value. For paths, ``kind="input"`` means
     the file must exist when the configuration is checked and ``kind="output"`` marks a file the
     actor writes (relative paths resolve against the run's output folder). ``None`` is always an
-    accepted value when it is the default (the setting is optional).
+    accepted value when it is the default (the setting is optional). ``validate`` (value ->
+    problem or None) checks the converted value further (a device name, unique items).
     """
 
     def __init__(self, type_: Any, default: Any = REQUIRED, help: str = "", *,
                  choices: Sequence[Any] | None = None, min: float | None = None,
-                 max: float | None = None, kind: str = "") -> None:
+                 max: float | None = None, kind: str = "",
+                 validate: Callable[[Any], str | None] | None = None) -> None:
         origin = typing.get_origin(type_)
         self.item: Any = None
         if origin is list:
@@ -73,6 +75,7 @@ class Param(Generic[T]):
         self.choices = tuple(choices) if choices is not None else None
         self.min, self.max = min, max
         self.kind = kind
+        self.validate = validate
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -116,9 +119,14 @@ class Param(Generic[T]):
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{where}: expected {self.type_name}, got "
                                   f"{type(value).__name__} {value!r}")
-            return [self._scalar(self.item, v, f"{where}[{i}]", base_dir)
-                    for i, v in enumerate(value)]
-        return self._scalar(self.type, value, where, base_dir)
+            out: Any = [self._scalar(self.item, v, f"{where}[{i}]", base_dir)
+                        for i, v in enumerate(value)]
+        else:
+            out = self._scalar(self.type, value, where, base_dir)
+        problem = self.validate(out) if self.validate is not None else None
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
+        return out
 
     def _scalar(self, type_: type, value: Any, where: str, base_dir: Path | None) -> Any:
         ok = {

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from gpsa.config.files import Layer, RawConfig, read_config, where_in
 from gpsa.config.params import Configurable, Param, _suggest
+from gpsa.device import device_problem
 from gpsa.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - gpsa.runtime.actor imports gpsa.config
@@ -27,13 +28,22 @@ if TYPE_CHECKING:  # pragma: no cover - gpsa.runtime.actor imports gpsa.config
 STAGE_KEYS = ("actor", "name", "workers")
 
 
+def _unique(items: list[Any]) -> str | None:
+    dup = sorted({x for x in items if items.count(x) > 1})
+    return f"device {dup[0]} is listed twice" if dup else None
+
+
 class RunSettings(Configurable):
     """The ``[run]`` table."""
 
     crystals = Param(list[str], [], "crystals to run (default: every crystal with overrides)")
     output = Param(Path, Path("out"), "output root; each crystal writes to OUTPUT/<crystal>/ "
                    "(relative to the run file)")
-    device = Param(str, "cpu", "compute device", choices=("cpu", "cuda", "auto"))
+    device = Param(str, "cpu", "compute device: cpu, cuda (spread over `gpus`), cuda:N (device N) "
+                   "or auto (CUDA when usable)", validate=device_problem)
+    gpus = Param(list[int], [], "CUDA devices that the crystals of a parallel run and the batch "
+                 "workers of a host spread over, round-robin, with device cuda or auto "
+                 "(default: every visible device)", min=0, validate=_unique)
     queue_size = Param(int, 4, "blocks held between two stages (bounds memory)", min=1)
     redis = Param(str, "", "Central Memory URL (redis://, rediss://, unix://); overridden by "
                   "--redis and GPSA_REDIS_URL; empty: the local server of `gpsa redis start`, "
@@ -79,6 +89,8 @@ class CrystalConfig:
     queue_size: int
     source: str
     stop_timeout: float = 5.0
+    #: ``[run] gpus``: the CUDA devices to spread over (empty: every visible one)
+    gpus: list[int] = field(default_factory=list)
     #: the Central Memory URL for stream actors ("" = none given)
     redis: str = ""
     #: metrics port, snapshot interval, run name and alarms (not part of :meth:`to_dict`:
@@ -103,7 +115,8 @@ class CrystalConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"crystal": self.crystal, "source": self.source, "device": self.device,
-                "queue_size": self.queue_size, "stop_timeout": self.stop_timeout,
+                "gpus": list(self.gpus), "queue_size": self.queue_size,
+                "stop_timeout": self.stop_timeout,
                 "redis": _safe(self.redis),
                 "output_dir": str(self.output_dir),
                 "config_dir": str(self.config_dir),
@@ -221,7 +234,7 @@ def resolve_config(path: Path | str, *, crystals: list[str] | None = None,
             crystal=crystal, stages=stages, output_dir=out_root / crystal,
             config_dir=raw.base_dir, device=run["device"], queue_size=run["queue_size"],
             source=str(raw.source), stop_timeout=run["stop_timeout"], redis=run["redis"],
-            monitor=monitor)
+            gpus=list(run["gpus"]), monitor=monitor)
     if raw.global_stages:
         from gpsa.config.global_stages import resolve_global
 

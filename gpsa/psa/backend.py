@@ -16,6 +16,12 @@ driver calls: the reference (:mod:`gpsa.psa.reference`), numba (:mod:`gpsa.psa.c
 ``prepare(tables)``
     per-table setup ahead of the first search (may do nothing).
 
+:class:`BatchSearchBackend` adds ``search_batch(tables, batch)``: every hit segment of one
+residual-loop step in one call (a :class:`HitBatch`, hits sorted by segment), which the search
+driver uses instead of one ``search`` per segment when the backend's ``batches`` is true (the GPU
+backend: one upload, at most three launches and one download per step). The CPU backends keep
+the per-segment path.
+
 :class:`TableCache` replaces the caches keyed by ``id(table)`` the backends had: ids are reused
 once a table is garbage collected, so an id-keyed entry could serve another table's data, and
 worker threads filled the dicts without a lock. Entries are keyed by the table object itself (a
@@ -28,6 +34,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -51,6 +58,32 @@ class SearchBackend(Protocol):
 
     def all_foms(self, table: SegmentTable, targets: np.ndarray, energies: np.ndarray,
                  weights: np.ndarray, cands: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class HitBatch:
+    """The hits of one residual-loop step over every hit segment, sorted by segment."""
+
+    segment: np.ndarray  # (m,) int64 table index (non-decreasing)
+    targets: np.ndarray  # (m, C_max, K) float32, zero beyond the table's mask channels
+    energies: np.ndarray  # (m,) float32 keV
+    weights: np.ndarray  # (m, C_max) float32 0/1, zero beyond the table's mask channels
+    coarse_only: np.ndarray  # (m,) bool: search the coarse lattice only
+
+    def __len__(self) -> int:
+        return int(self.segment.size)
+
+
+@runtime_checkable
+class BatchSearchBackend(SearchBackend, Protocol):
+    """A backend that searches all hit segments of a loop step in one call (``batches``: whether
+    its settings allow it). ``search_batch`` returns (best local index into each hit's table,
+    fom), as ``search`` does, with the settings' full/AGS search and coarse-only hits."""
+
+    batches: bool
+
+    def search_batch(self, tables: list[SegmentTable | None],
+                     batch: HitBatch) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @runtime_checkable

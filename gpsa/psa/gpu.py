@@ -1,22 +1,22 @@
 """GPU backend: host code written against an array module ``xp`` (numpy or cupy, chosen at call
 time from the :class:`~gpsa.device.Device`), so the same lines run on numpy in tests.
 
-* The basis tables of a segment are made resident once (``gpu_basis_dtype`` float32 or float16:
-  float16 is storage only, every product and sum is float32 or wider), with the segment's
-  constant candidate lists (all points, coarse lattice, AGS fine lists) and channel order.
-* One search call makes one packed upload (targets as ``transfer_dtype`` float32, float16 or
-  int16 with one scale per call, energies, weights, hit groups, and any per-hit candidate lists)
-  through the pinned staging of :mod:`gpsa.psa.gpu_context`, and one packed download of
-  (best, fom). The counters there (launches, transfers, syncs) are read by the tests and by
-  ``gpsa check gpu``.
-* p = 2 (and the p = 2 shortlist for other p): per candidate group a float32 matrix product
-  (a float16 product overflows above 65504 keV²), ``xp.argpartition`` for the K best, then the
-  exact kernel on them.
-* Exact search: the numba.cuda kernel (:mod:`gpsa.psa.kernels.cuda_kernels`, ``gpu_kernel =
-  "numba"``) launched on CuPy's current stream, or its CUDA C twin ``kernels/grid_search.cu``
-  as a CuPy RawKernel (``gpu_kernel = "raw"``). Without CuPy: the numba.cuda kernel under the
-  CUDA simulator when ``NUMBA_ENABLE_CUDASIM=1``, else the same arithmetic vectorised with ``xp``
-  over padded candidate lists (for either setting: no compiled kernel can run there).
+* **Batched** (default; :mod:`gpsa.psa.gpu_batch`): every hit segment of a residual-loop step in
+  one ``search_batch`` call against the resident concatenated tables: one packed upload, one
+  launch (full) or three (AGS), one packed download.
+* **Per segment** (``gpu_kernel = "raw"``, or a p != 2 ``shortlist``; ``search`` and
+  ``all_foms`` calls): the segment's tables resident once (``gpu_basis_dtype`` float16 is
+  storage only: every product and sum is float32 or wider); one packed upload (targets as
+  ``transfer_dtype``, int16 with one scale per call, energies, weights, hit array, any per-hit
+  lists) through the pinned staging of :mod:`gpsa.psa.gpu_context` and one packed download of
+  (best, fom) per call. The counters there are read by the tests and ``gpsa check gpu``.
+* The shortlist (p = 2 ranking) on that path: per candidate group a float32 matrix product
+  (float16 overflows above 65504 keV²), ``xp.argpartition`` for the K best, then the exact
+  kernel on them.
+* Exact search: the numba.cuda kernels (:mod:`gpsa.psa.kernels.cuda_kernels`) launched on CuPy's
+  current stream, or the CUDA C twin ``kernels/grid_search.cu`` as a CuPy RawKernel. Without
+  CuPy: the numba.cuda kernels under the CUDA simulator when ``NUMBA_ENABLE_CUDASIM=1``, else
+  the same arithmetic with ``xp`` (:mod:`gpsa.psa.gpu_xp`; no compiled kernel can run there).
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from gpsa.device import Device
-from gpsa.psa.backend import TableCache
+from gpsa.psa.backend import HitBatch, TableCache
 from gpsa.psa.cpu import channel_order, group_hits
+from gpsa.psa.gpu_batch import ConcatTables, concat_tables, search_batch
 from gpsa.psa.gpu_context import DeviceContext
-from gpsa.psa.gpu_xp import all_foms_xp, exact_xp
+from gpsa.psa.gpu_xp import all_foms_xp, exact_xp, shortlists_xp
 from gpsa.psa.kernels.cpu_kernels import p_mode
 from gpsa.psa.segments import SegmentTable
 from gpsa.psa.settings import PsaSettings
@@ -60,6 +61,13 @@ def launch_numba(*args: Any, stream: Any, threads: int) -> None:
     launch(*args, stream=stream, threads=threads)
 
 
+def launch_numba_foms(*args: Any, stream: Any, threads: int) -> None:
+    """Launch the numba.cuda fom kernel (the AGS coarse stage of the batched search)."""
+    from gpsa.psa.kernels.cuda_kernels import launch_foms
+
+    launch_foms(*args, stream=stream, threads=threads)
+
+
 class GpuBackend:
     """Grid search on a device through ``xp`` (see module docstring)."""
 
@@ -78,6 +86,12 @@ class GpuBackend:
         self.kernel = kernel or settings.gpu_kernel
         if self.kernel not in KERNELS:
             raise ValueError(f"gpu kernel {self.kernel!r}: choose one of {', '.join(KERNELS)}")
+        self.search_mode = settings.search
+        self.ags_keep = int(settings.ags_keep)
+        #: All hit segments of a loop step in one call (:mod:`gpsa.psa.gpu_batch`); not with the
+        #: CUDA C kernel or a p != 2 shortlist (their per-segment paths).
+        self.batches = self.kernel == "numba" and (self.p == 2.0 or self.shortlist == 0)
+        self._cat: ConcatTables | None = None
         self._resident: TableCache[dict[str, Any]] = TableCache(self._make_resident)
         #: Threads per block of the numba kernel (a power of two up to 128; fewer keep the CUDA
         #: simulator fast, see ``gpsa check gpu``).
@@ -95,6 +109,11 @@ class GpuBackend:
             "signals": put(table.signals, self.basis_dtype),
             "norm2": put(table.norm2, np.float32),
             "order": put(channel_order(table)),
+            # the kernels' concatenated layout for this one table (the per-segment path)
+            "layout": {"signals": None, "sig_off": put(np.zeros(1, np.int64)),
+                       "tab_nch": put(np.array([table.channels.size], np.int64)),
+                       "order": put(channel_order(table)[None, :]),
+                       "lead": put(np.full(1, -1, np.int64))},
             "lists": {"all": (put(all_ptr), put(all_idx)),
                       "coarse": (put(np.array([0, table.coarse.size], np.int64)),
                                  put(table.coarse)),
@@ -106,14 +125,30 @@ class GpuBackend:
         return self._resident.get(table)
 
     def prepare(self, tables: list[SegmentTable | None]) -> None:
-        """Make every segment table resident on the device."""
+        """Make every segment table resident on the device (concatenated when batching)."""
+        if self.batches:
+            self.concatenated(tables)
+            return
         for table in tables:
             if table is not None:
                 self.resident(table)
 
+    def concatenated(self, tables: list[SegmentTable | None]) -> ConcatTables:
+        """The resident concatenated layout of ``tables`` (built once per list of tables)."""
+        if self._cat is None or not self._cat.matches(tables):
+            self._cat = concat_tables(self, tables)
+        return self._cat
+
+    def search_batch(self, tables: list[SegmentTable | None],
+                     batch: HitBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Every hit segment of a loop step: one upload, <= 3 launches, one download."""
+        return search_batch(self, self.concatenated(tables), batch)
+
     def device_bytes(self) -> int:
         """Bytes of resident basis data."""
-        return int(sum(r["signals"].nbytes + r["norm2"].nbytes for r in self._resident.values()))
+        cat = 0 if self._cat is None else int(self._cat.device["signals"].nbytes)
+        return cat + int(sum(r["signals"].nbytes + r["norm2"].nbytes
+                             for r in self._resident.values()))
 
     @staticmethod
     def _list_name(table: SegmentTable, ptr: np.ndarray, idx: np.ndarray) -> str | None:
@@ -127,7 +162,7 @@ class GpuBackend:
             return "all"
         return None
 
-    def _targets(self, targets: np.ndarray) -> tuple[np.ndarray, float]:
+    def transfer_targets(self, targets: np.ndarray) -> tuple[np.ndarray, float]:
         """Host targets in the transfer dtype and the scale that turns them back into keV."""
         t = np.ascontiguousarray(targets, np.float32)
         if self.transfer_dtype == np.int16:
@@ -154,10 +189,12 @@ class GpuBackend:
         short = keep > 0 and m >= 4 * (len(cand_ptr) - 1)
         hit_group = np.asarray(hit_group, np.int64)
         name = self._list_name(table, cand_ptr, cand_idx)
-        q, scale = self._targets(targets)
+        q, scale = self.transfer_targets(targets)
         send: list[tuple[np.ndarray, Any]] = [
             (q, q.dtype), (np.asarray(energies, np.float32), np.float32),
-            (np.asarray(weights, np.float32), np.float32), (hit_group, np.int64)]
+            (np.asarray(weights, np.float32), np.float32),
+            (np.stack([np.zeros(m, np.int64), hit_group, np.zeros(m, np.int64),
+                       np.ones(m, np.int64)]), np.int64)]
         if name is None:
             send += [(np.asarray(cand_ptr, np.int64), np.int64),
                      (np.asarray(cand_idx, np.int64), np.int64)]
@@ -170,16 +207,17 @@ class GpuBackend:
             send += [(s_ptr, np.int64), (by_group.astype(np.int64), np.int64)]
         with self.ctx.stream():
             dev = self.ctx.upload(send)
-            t, e, w, group = self._to_f32(dev[0], scale), dev[1], dev[2], dev[3]
+            t, e, w, info = self._to_f32(dev[0], scale), dev[1], dev[2], dev[3]
             ptr, idx = res["lists"][name] if name is not None else (dev[4], dev[5])
             out_specs = [((m,), np.int64), ((m,), np.float64)]
             out, (best, fom) = self.ctx.empty(out_specs)
             if short:
-                ptr, idx = self._shortlists(res, t, e, w, cand_ptr, idx, groups, dev[-2],
-                                            dev[-1], int(s_ptr[-1]), keep)
-                self.ctx.launched(1)
-                group = xp.arange(m, dtype=xp.int64)
-            self._exact(res, t, e, w, ptr, idx, group, best, fom)
+                ptr, idx = shortlists_xp(xp, self.ctx, res, t, e, w, cand_ptr, idx, groups,
+                                         dev[-2], dev[-1], int(s_ptr[-1]), keep)
+                self.ctx.launched(2)  # copy, arange
+                info = info.copy()
+                info[1] = xp.arange(m, dtype=xp.int64)
+            self._exact(res, t, e, w, ptr, idx, info, best, fom)
             host_best, host_fom = self.ctx.download(out, out_specs)
             return host_best.copy(), host_fom.copy()
 
@@ -187,7 +225,7 @@ class GpuBackend:
                  weights: np.ndarray, cands: np.ndarray) -> np.ndarray:
         """(m, L) foms against shared candidates (AGS coarse stage), computed with ``xp``."""
         res = self.resident(table)
-        q, scale = self._targets(targets)
+        q, scale = self.transfer_targets(targets)
         send = [(q, q.dtype), (np.asarray(energies, np.float32), np.float32),
                 (np.asarray(weights, np.float32), np.float32)]
         coarse = cands is table.coarse
@@ -203,60 +241,29 @@ class GpuBackend:
             (host,) = self.ctx.download(out, specs)
             return host.copy()
 
-    def _shortlists(self, res: dict[str, Any], t: Any, e: Any, w: Any, cand_ptr: np.ndarray,
-                    d_idx: Any, groups: list[tuple[int, np.ndarray]], s_ptr: Any, by_group: Any,
-                    total: int, keep: int) -> tuple[Any, Any]:
-        """Per-hit CSR lists (``s_ptr``, returned idx) of the ``keep`` best candidates by the
-        p = 2 matrix product. The host arrays give only sizes; every array the device reads is
-        resident or came with the packed upload."""
-        xp, ctx = self.xp, self.ctx
-        m, n_ch, n_k = t.shape
-        idx = xp.empty(total, dtype=xp.int64)
-        a = (t * w[:, :, None]).reshape(m, n_ch * n_k)
-        flat_all = res["signals"].reshape(res["signals"].shape[0], -1)
-        ctx.launched(2)  # idx allocation, weighted targets (reshapes are views)
-        start = 0
-        for g, hits in groups:
-            lo, hi = int(cand_ptr[g]), int(cand_ptr[g + 1])
-            cands = d_idx[lo:hi]
-            k = min(keep, hi - lo)
-            h = by_group[start:start + hits.size]
-            start += hits.size
-            # float32 product and output (a float16 product overflows above 65504 keV^2)
-            flat = flat_all[cands].astype(xp.float32)
-            dot = xp.matmul(a[h], flat.T)
-            eh = e[h][:, None]
-            n2 = xp.matmul(w[h], res["norm2"][cands].T)
-            score = eh * eh * n2 - 2.0 * eh * dot
-            ctx.launched(8)  # gather+cast, gather a, GEMM, gather e, gather norm2, GEMM, score x2
-            top = (xp.argpartition(score, k - 1, axis=1)[:, :k] if k < hi - lo
-                   else xp.broadcast_to(xp.arange(k), (hits.size, k)))
-            top = xp.take_along_axis(
-                top, xp.argsort(xp.take_along_axis(score, top, axis=1), axis=1), axis=1)
-            idx[s_ptr[h][:, None] + xp.arange(k)] = cands[top]
-            ctx.launched(8)  # select, gather, argsort, gather, gather s_ptr, add, gather, scatter
-        return s_ptr, idx
-
     def _exact(self, res: dict[str, Any], t: Any, e: Any, w: Any, ptr: Any, idx: Any,
-               group: Any, best: Any, fom: Any) -> None:
+               info: Any, best: Any, fom: Any) -> None:
+        """One segment's exact search (``info``: the kernels' (4, m) hit array, table 0)."""
         m = int(t.shape[0])
         if m == 0:
             return
+        lay = {**res["layout"], "signals": res["signals"].reshape(-1), "ptr": ptr, "idx": idx}
         if self.ctx.is_cupy and self.kernel == "raw":
             n_ch, n_k = int(t.shape[1]), int(t.shape[2])
             if n_ch * n_k > RAW_MAX_TERMS:
                 raise ValueError(f"target of {n_ch}x{n_k} terms exceeds the raw kernel's "
                                  f"GPSA_MAX_TERMS={RAW_MAX_TERMS}")
             raw_kernel(self.basis_dtype == np.float16)(
-                (m,), (RAW_THREADS,), (t, e, w, res["signals"], res["order"], ptr, idx, group,
+                (m,), (RAW_THREADS,), (t, e, w, res["signals"], res["order"], ptr, idx, info[1],
                                        np.int32(n_ch), np.int32(n_k), np.int32(p_mode(self.p)),
                                        np.float32(self.p), best, fom))
             self.ctx.launched(1)
         elif self.ctx.is_cupy or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-            launch_numba(t, e, w, res["signals"], res["order"], ptr, idx, group, p_mode(self.p),
-                         self.p, best, fom, stream=self.ctx.numba_stream(),
+            launch_numba(t, 1.0, e, w, lay["signals"], lay["sig_off"], lay["tab_nch"],
+                         lay["order"], info, info[3][:, None], ptr, idx, lay["lead"],
+                         p_mode(self.p), self.p, best, fom, stream=self.ctx.numba_stream(),
                          threads=self.block_threads)
             self.ctx.launched(1)
         else:
-            exact_xp(self.xp, self.ctx, res["signals"], t, e, w, ptr, idx, group, self.p,
+            exact_xp(self.xp, self.ctx, lay, t, 1.0, e, w, info, info[3][:, None], self.p,
                      self.chunk, best, fom)

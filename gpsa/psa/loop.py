@@ -4,9 +4,10 @@ Each event's hit segments (net charge above threshold) are sorted by decreasing 
 starts at the basis point nearest its segment's centre and all are subtracted from the measured
 window. Each iteration then visits the hits by rank: add back the hit's own signal, search its
 segment, subtract the new best. Hits of equal rank belong to different events, so one rank of the
-whole block is one batch, grouped by segment for the backend. Single-segment events need one search
-(adding back their only signal restores the measurement); later iterations visit multi-segment
-events only and stop early once no hit moves.
+whole block is one batch (a loop *step*): one backend call per segment, or one call for every
+segment of the step when the backend batches (the GPU backend, :mod:`gpsa.psa.loop_batch`).
+Single-segment events need one search (adding back their only signal restores the measurement);
+later iterations visit multi-segment events only and stop early once no hit moves.
 
 The search of one batch: ``full`` compares every point of the segment; ``ags`` compares the coarse
 lattice, then the union of the fine lists of the ``ags_keep`` best coarse points (default 2).
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gpsa.psa.backend import BatchSearchBackend, HitBatch, SearchBackend, ThreadedBackend
+from gpsa.psa.loop_batch import build_batch, channel_table
 from gpsa.psa.segments import SegmentTable
 from gpsa.psa.settings import PsaSettings
 from gpsa.status import PsaStatus
@@ -105,14 +108,34 @@ def channel_weights(hit_set: np.ndarray, events: np.ndarray, segment: int,
 class SearchDriver:
     """Runs the full/AGS search of a batch of hits of one segment through a backend, and maps
     the per-segment steps of one rank over ``workers`` threads (the backend's kernels release the
-    GIL; a backend with ``serial_in_this_thread`` runs its single-threaded kernels in each worker).
+    GIL; a :class:`ThreadedBackend` runs its single-threaded kernels in each worker). A
+    :class:`BatchSearchBackend` whose ``batches`` is true gets every segment of a step in one
+    :meth:`search_batch` call instead (the GPU backend).
     Safe to use from several threads at once (the pool is shared, the run state is not)."""
 
-    def __init__(self, backend: object, settings: PsaSettings, workers: int = 1) -> None:
+    def __init__(self, backend: SearchBackend, settings: PsaSettings, workers: int = 1,
+                 batch: bool = True) -> None:
         self.backend = backend
         self.settings = settings
-        self.workers = workers if hasattr(backend, "serial_in_this_thread") else 1
+        self.workers = workers if isinstance(backend, ThreadedBackend) else 1
+        #: The backend's batched entry point when it has one and its settings allow it
+        #: (``batch=False``: one call per segment even then, e.g. to count what batching saves).
+        self._batch: BatchSearchBackend | None = (
+            backend if batch and isinstance(backend, BatchSearchBackend) and backend.batches
+            else None)
         self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def batched(self) -> bool:
+        """Whether the loop hands every hit segment of a step to :meth:`search_batch`."""
+        return self._batch is not None
+
+    def search_batch(self, tables: list[SegmentTable | None],
+                     batch: HitBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Best local index and fom of every hit of a step (the backend's batched search)."""
+        if self._batch is None:
+            raise TypeError(f"backend {self.backend.name!r} has no batched search")
+        return self._batch.search_batch(tables, batch)
 
     def map(self, fn: Callable[[int], None], segments: list[int]) -> None:
         """``fn(seg)`` for every segment, concurrently when workers > 1 (biggest first)."""
@@ -121,9 +144,10 @@ class SearchDriver:
                 fn(seg)
             return
         if self._pool is None:
+            assert isinstance(self.backend, ThreadedBackend)
             self._pool = ThreadPoolExecutor(
                 self.workers, thread_name_prefix="gpsa-psa",
-                initializer=self.backend.serial_in_this_thread)  # type: ignore[attr-defined]
+                initializer=self.backend.serial_in_this_thread)
         list(self._pool.map(fn, segments))
 
     def search(self, table: SegmentTable, targets: np.ndarray, energies: np.ndarray,
@@ -133,7 +157,7 @@ class SearchDriver:
         best = np.zeros(m, np.int64)
         fom = np.zeros(m, np.float64)
         zero = np.zeros(m, np.int64)
-        run = self.backend.search  # type: ignore[attr-defined]
+        run = self.backend.search
         if self.settings.search == "full":
             fine = ~coarse_only
             if fine.any():
@@ -152,8 +176,7 @@ class SearchDriver:
             best, fom = run(table, targets, energies, weights, ptr, idx, zero)
             top = np.searchsorted(table.coarse, best)[:, None]
         else:
-            f = self.backend.all_foms(table, targets, energies, weights,  # type: ignore[attr-defined]
-                                      table.coarse)
+            f = self.backend.all_foms(table, targets, energies, weights, table.coarse)
             top = np.argsort(f, axis=1, kind="stable")[:, :keep]
             j = top[:, 0]
             best, fom = table.coarse[j], f[np.arange(m), j]
@@ -197,12 +220,37 @@ def residual_loop(hits: Hits, window: np.ndarray, basis_window: np.ndarray,
     coarse_only = (hits.rank > 0) & (hits.energy < settings.coarse_only_below_kev)
     hits.status[coarse_only] |= np.uint16(PsaStatus.COARSE_ONLY)
     changed = np.zeros(len(hits), bool)
+    chans = channel_table(tables) if driver.batched else None
+
+    def update(sel: np.ndarray, local: np.ndarray, point: np.ndarray, fom: np.ndarray) -> None:
+        """Store the searched hits ``sel`` and subtract their new signals from the residual."""
+        changed[sel] = local != hits.local[sel]
+        hits.local[sel], hits.point[sel], hits.fom[sel] = local, point, fom
+        sub = multi[sel]  # single hits: no residual to keep (signals filled at the end)
+        if sub.any():
+            s_ = sel[sub]
+            new_signal = basis_window[hits.point[s_]].astype(np.float32)
+            resid[hits.event[s_]] += hits.energy[s_, None, None] * (hits.signal[s_] - new_signal)
+            hits.signal[s_] = new_signal
+
     for it in range(settings.iterations):
         active = np.ones(len(hits), bool) if it == 0 else multi
         if not active.any():
             break
         changed[:] = False
         for r in range(int(hits.rank.max(initial=-1)) + 1):
+            in_rank = active & (hits.rank == r)
+            if chans is not None:  # every hit segment of this step in one backend call
+                sel = np.flatnonzero(in_rank)
+                sel = sel[np.argsort(hits.segment[sel], kind="stable")]
+                if sel.size:
+                    batch = build_batch(sel, hits.segment, hits.event, hits.energy, hits.signal,
+                                        multi[sel], resid, hit_set, chans,
+                                        settings.mask_other_hits, coarse_only)
+                    local, fom = driver.search_batch(tables, batch)
+                    update(sel, local, _points(tables, batch.segment, local), fom)
+                continue
+
             def step(seg: int, r: int = r, active: np.ndarray = active) -> None:
                 sel = np.flatnonzero(active & (hits.rank == r) & (hits.segment == seg))
                 table = tables[seg]
@@ -216,22 +264,27 @@ def residual_loop(hits: Hits, window: np.ndarray, basis_window: np.ndarray,
                                       * hits.signal[sel[back][:, None], ch[None, :]])
                 weights = channel_weights(hit_set, ev, seg, ch, settings.mask_other_hits)
                 local, fom = driver.search(table, targets, e, weights, coarse_only[sel])
-                changed[sel] = local != hits.local[sel]
-                hits.local[sel], hits.point[sel], hits.fom[sel] = local, table.points[local], fom
-                sub = multi[sel]  # single hits: no residual to keep (signals filled at the end)
-                if sub.any():
-                    s_, ev_ = sel[sub], ev[sub]
-                    new_signal = basis_window[hits.point[s_]].astype(np.float32)
-                    resid[ev_] += e[sub, None, None] * (hits.signal[s_] - new_signal)
-                    hits.signal[s_] = new_signal
+                update(sel, local, table.points[local], fom)
 
             # hits of one rank are in distinct events: segments can be searched concurrently
-            driver.map(step, [int(s) for s in np.unique(hits.segment[active & (hits.rank == r)])])
+            driver.map(step, [int(s) for s in np.unique(hits.segment[in_rank])])
         if it > 0 and not changed[multi].any():
             break
     if settings.iterations > 1:
         hits.status[multi & changed] |= np.uint16(PsaStatus.NOT_CONVERGED)
     return resid
+
+
+def _points(tables: list[SegmentTable | None], segment: np.ndarray,
+            local: np.ndarray) -> np.ndarray:
+    """Basis indices of local points ``local`` of the tables ``segment`` (sorted by segment)."""
+    point = np.empty_like(local)
+    bounds = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        table = tables[int(segment[a])]
+        assert table is not None
+        point[a:b] = table.points[local[a:b]]
+    return point
 
 
 def _model(hits: Hits, use: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -49,7 +49,8 @@ class RunContext:
     crystal:     crystal name (``"00A"``) or ``""`` outside a per-crystal run
     output_dir:  folder where this crystal's outputs go (created by the host)
     config_dir:  folder of the run file (relative input paths are resolved against it)
-    device:      ``"cpu"`` or ``"cuda"`` (already checked by the host)
+    device:      ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (already checked by the host; the kind
+                 is the part before ``:``)
     stop_event:  set when the run is asked to stop (Ctrl-C); long producers should watch it
     extra:       free-form values for cooperating actors (e.g. the simulator's truth file)
     observer:    the process's :class:`gpsa.monitor.observe.Observer` when the run is

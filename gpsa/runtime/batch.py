@@ -89,10 +89,14 @@ def init_batch(queue: WorkQueue, conf: Path | str, *, crystals: list[str] | None
     return cfg, warnings
 
 
-def rebuild(payload: dict[str, Any], device: str | None) -> tuple[CrystalConfig, list[str]]:
+def rebuild(payload: dict[str, Any], device: str | None,
+            slot: int = 0) -> tuple[CrystalConfig, list[str]]:
     """The crystal configuration of a workload, checked on this machine with ``device`` (else
-    the one of the payload)."""
-    from gpsa.device import select_device
+    the one of the payload). ``cuda`` (or ``auto`` that finds CUDA) becomes ``cuda:N``, the
+    ``slot``-th device of ``[run] gpus`` (or of the visible ones) round-robin (``slot``: the
+    worker's number on its host), so a host's workers spread over its GPUs."""
+    from gpsa.device import parse_device, select_device
+    from gpsa.runtime.placement import worker_devices
     from gpsa.runtime.preflight import check_crystal
 
     crystal = payload["crystal"]
@@ -102,5 +106,11 @@ def rebuild(payload: dict[str, Any], device: str | None) -> tuple[CrystalConfig,
     if config_digest(cfg.to_dict()) != payload["digest"]:
         raise ConfigError(f"{payload['source']}: crystal {crystal}: the configuration changed "
                           "since `gpsa batch init` (initialise the batch run again)")
-    cfg.device = select_device(device or payload["device"]).kind
-    return cfg, check_crystal(cfg, cfg.device)
+    request = device or payload["device"]
+    chosen = select_device(request)
+    cfg.device = chosen.request
+    if chosen.is_cuda and parse_device(request)[1] is None:
+        cfg.device = "cuda"
+        cfg.device = worker_devices(cfg, slot + 1)[slot]
+        select_device(cfg.device)  # that device's own checks (one line when it fails)
+    return cfg, check_crystal(cfg, chosen.kind)

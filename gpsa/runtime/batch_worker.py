@@ -181,6 +181,8 @@ class BatchWorker:
         self.lease = Lease(queue, self.id, self.info, stop)
         #: this worker's monitoring (:mod:`gpsa.monitor.session`), opened at its first crystal
         self.monitor: Any = None
+        #: this worker's number among the workers of its host (its GPU, round-robin)
+        self.slot: int | None = None
 
     def run(self) -> WorkSummary:
         """Claim and run workloads until the run is finished or a stop is requested."""
@@ -260,7 +262,9 @@ class BatchWorker:
         from gpsa.runtime.runner import run_crystal
 
         try:
-            cfg, warnings = rebuild(payload, self.device)
+            if self.slot is None:
+                self.slot = self.queue.host_slot(self.info["host"])
+            cfg, warnings = rebuild(payload, self.device, self.slot)
         except GpsaError as exc:
             return self._fail(claim, f"crystal {payload['crystal']}: {exc}")
         for w in warnings:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gpsa.config.resolve import CrystalConfig, RunConfig
 from gpsa.errors import ConfigError, GpsaError
+from gpsa.runtime.placement import on_device, worker_devices
 from gpsa.runtime.runner import mark_not_finished, run_crystal
 from gpsa.runtime.stats import ChainResult
 
@@ -101,9 +102,10 @@ def run_simple(config: RunConfig, *, stop: threading.Event,
     t0 = time.perf_counter()
     report = RunReport()
     first = next(iter(config.crystals.values()), None)
+    device = worker_devices(first, 1)[0] if first is not None else "cpu"
     with _session(first, worker="main") as session:
         for cfg in config.crystals.values():
-            out = _run_one(cfg, stop, progress, session)
+            out = _run_one(on_device(cfg, device), stop, progress, session)
             progress.finish(cfg.crystal, out.status)
             report.outcomes.append(out)
     report.alarms = session.alarms.entries()
@@ -188,10 +190,11 @@ def _watch_parent(parent_pid: int, stop: Any, stop_timeout: float) -> None:
 
 
 def _worker_main(tasks: Any, results: Any, stop: Any, setup: dict[str, Any], parent_pid: int,
-                 stop_timeout: float, index: int = 0) -> None:
+                 stop_timeout: float, index: int = 0, device: str | None = None) -> None:
     """A worker process (number ``index``): run crystals from ``tasks`` until the None
-    sentinel. Its metrics are served on ``metrics_port + index`` when the port is set; the
-    alarms that fire are sent to the parent."""
+    sentinel, on ``device`` (:mod:`gpsa.runtime.placement`; None: the crystal's). Its metrics
+    are served on ``metrics_port + index`` when the port is set; the alarms that fire are sent
+    to the parent."""
     from gpsa.plugins.manager import create_plugin_manager, reset_plugin_manager
 
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # the parent decides; finish reading
@@ -207,6 +210,7 @@ def _worker_main(tasks: Any, results: Any, stop: Any, setup: dict[str, Any], par
             cfg = tasks.get()
             if cfg is None:
                 break
+            cfg = on_device(cfg, device or cfg.device)
             if stop.is_set():
                 results.put(("done", cfg.crystal, {"status": "not-run"}))
                 continue
@@ -278,9 +282,12 @@ class _Pool:
         for _ in range(self.jobs):
             tasks.put(None)
         setup = _plugin_setup()
+        first = next(iter(self.config.crystals.values()), None)
+        devices = worker_devices(first, self.jobs) if first is not None else [None] * self.jobs
         procs = [ctx.Process(target=_worker_main, name=f"gpsa-worker-{i}", daemon=True,
                              args=(tasks, results, child_stop, setup, os.getpid(),
-                                   self.stop_timeout, i)) for i in range(self.jobs)]
+                                   self.stop_timeout, i, devices[i]))
+                 for i in range(self.jobs)]
         try:
             for p in procs:
                 p.start()

@@ -31,12 +31,15 @@ log = logging.getLogger(__name__)
 def preflight(config: RunConfig) -> list[str]:
     """Check every crystal of ``config`` (see the module docstring); returns warnings."""
     from gpsa.device import select_device
+    from gpsa.runtime.placement import worker_devices
 
     warnings: list[str] = []
     # raises DeviceError (exit 2) naming the device; "auto" becomes what the run would use
     kinds = {request: select_device(request).kind
              for request in sorted({c.device for c in config.crystals.values()})}
     for cfg in config.crystals.values():
+        if kinds[cfg.device] == "cuda":
+            worker_devices(cfg, 1)  # ConfigError naming [run] gpus for a device not visible
         warnings += check_crystal(cfg, kinds[cfg.device])
     return warnings
 

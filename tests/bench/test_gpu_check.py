@@ -57,6 +57,16 @@ def test_check_gpu_without_a_gpu(tmp_path: Path) -> None:
         b = row["per_block"]
         assert row["ok"] and row["hits"] > 0
         assert b["h2d"] == b["d2h"] == b["syncs"] > 0 and b["launches"] >= b["h2d"]
+    assert "one call per segment and loop step -> batched" in res.stdout
+    counts = report["launch_counts"]
+    assert {(r["interactions"], r["search"]) for r in counts} == {
+        (n, s) for n in (1, 3) for s in ("full", "ags")}
+    for r in counts:
+        before, after = r["per_segment"], r["batched"]
+        steps = after["h2d"]  # one upload per loop step
+        assert after["d2h"] == after["syncs"] == steps and after["launches"] <= 3 * steps
+        assert steps == 1 if r["interactions"] == 1 else 1 < steps <= 6  # 3 ranks x 2 passes
+        assert before["h2d"] > after["h2d"] and before["launches"] > after["launches"]
     t = report["timing"]
     assert t["numba"]["hits"] == t["gpu"]["hits"] > 0
     assert "not a GPU speed" in t["gpu_is"]
@@ -66,6 +76,7 @@ def test_check_gpu_exits_1_on_a_disagreement(monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     import gpsa.psa.gpu as gpu
+    import gpsa.psa.gpu_batch as gpu_batch
 
     real = gpu.exact_xp
 
@@ -74,7 +85,8 @@ def test_check_gpu_exits_1_on_a_disagreement(monkeypatch: pytest.MonkeyPatch,
         fom = args[-1]
         fom *= np.float64(1.01)  # every fom 1 % off: beyond every tolerance
 
-    monkeypatch.setattr(gpu, "exact_xp", off_by_a_percent)
+    for module in (gpu, gpu_batch):  # the per-segment and the batched search
+        monkeypatch.setattr(module, "exact_xp", off_by_a_percent)
     out = tmp_path / "bad.json"
     code = main(["check", "gpu", "--device", "cpu", "--quick", "--events", "12",
                  "--no-simulator", "--out", str(out)])

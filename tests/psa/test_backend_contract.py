@@ -12,17 +12,33 @@ import pytest
 
 from gpsa.device import select_device
 from gpsa.psa import GridSearchPSA, PsaSettings
-from gpsa.psa.backend import SearchBackend, TableCache, ThreadedBackend
+from gpsa.psa.backend import BatchSearchBackend, SearchBackend, TableCache, ThreadedBackend
 from gpsa.psa.engine import make_backend
+from gpsa.psa.loop import SearchDriver
 from gpsa.psa.segments import SegmentTable
 
 
-@pytest.mark.parametrize(("name", "threaded"), [("reference", False), ("numba", True),
-                                                ("gpu", False)])
-def test_every_backend_implements_the_contract(name: str, threaded: bool) -> None:
+@pytest.mark.parametrize(("name", "threaded", "batched"), [("reference", False, False),
+                                                           ("numba", True, False),
+                                                           ("gpu", False, True)])
+def test_every_backend_implements_the_contract(name: str, threaded: bool, batched: bool) -> None:
     backend = make_backend(PsaSettings(backend=name), select_device("cpu"))
     assert isinstance(backend, SearchBackend) and backend.name == name
     assert isinstance(backend, ThreadedBackend) is threaded
+    assert isinstance(backend, BatchSearchBackend) is batched
+    driver = SearchDriver(backend, PsaSettings(backend=name))
+    assert driver.batched is batched  # the CPU backends keep one call per segment
+    assert SearchDriver(backend, PsaSettings(backend=name), batch=False).batched is False
+
+
+@pytest.mark.parametrize(("settings", "batches"), [
+    ({}, True), ({"search": "ags"}, True), ({"p": 2.0, "shortlist": 8}, True),
+    ({"p": 0.3, "shortlist": 8}, False), ({"gpu_kernel": "raw"}, False)])
+def test_gpu_batches_unless_a_per_segment_path_is_asked_for(settings: dict,
+                                                            batches: bool) -> None:
+    backend = make_backend(PsaSettings(backend="gpu", **settings), select_device("cpu"))
+    assert isinstance(backend, BatchSearchBackend) and backend.batches is batches
+    assert SearchDriver(backend, PsaSettings(backend="gpu", **settings)).batched is batches
 
 
 def test_engine_prepares_through_the_contract(basis) -> None:  # noqa: ANN001

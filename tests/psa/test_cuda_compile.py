@@ -69,14 +69,21 @@ def test_report_parser_reads_spills() -> None:
 
 NUMBA_PTX = """
 import sys
+from types import SimpleNamespace
 from numba import cuda, types as t
-from gpsa.psa.kernels.cuda_kernels import search_kernel
+import numba.cuda.dispatcher as dispatcher
+from gpsa.psa.kernels.cuda_kernels import fom_kernel, search_kernel
 cc, half, out = (int(sys.argv[1]), int(sys.argv[2])), sys.argv[3] == "1", sys.argv[4]
+# device functions are compiled for the current device's cc: without a driver, name the target
+dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=cc)
 a1, a2, a3, i1 = t.float32[::1], t.float32[:, ::1], t.float32[:, :, ::1], t.int64[::1]
-basis = (t.float16 if half else t.float32)[:, :, ::1]
-sig = (a3, a1, a2, basis, i1, i1, i1, i1, t.int64, t.float32, t.int64[::1], t.float64[::1])
-ptx, _ = cuda.compile_ptx(search_kernel.py_func, sig, cc=cc)
+i2, f32, i64 = t.int64[:, ::1], t.float32, t.int64
+basis = (t.float16 if half else t.float32)[::1]  # the concatenated tables, flat
+head = (a3, f32, a1, a2, basis, i1, i1, i2, i2, t.int64[:, :], i1, i1)
+ptx, _ = cuda.compile_ptx(search_kernel.py_func, head + (i1, i64, f32, i1, t.float64[::1]), cc=cc)
+ptx2, _ = cuda.compile_ptx(fom_kernel.py_func, head + (i64, f32, t.float64[:, ::1]), cc=cc)
 open(out, "w").write(ptx)
+open(out + "2", "w").write(ptx2)
 """
 
 
@@ -96,12 +103,13 @@ def test_numba_kernel_compiles_without_spills(tmp_path: Path, arch: str, variant
     if res.returncode != 0 and "NVVM" in res.stderr and "not" in res.stderr.lower():
         pytest.skip(f"libNVVM not found: {res.stderr.strip().splitlines()[-1]}")
     assert res.returncode == 0, res.stderr[-3000:]
-    res = subprocess.run(["ptxas", f"-arch={arch}", "-v", str(ptx), "-o", str(tmp_path / "k")],
-                         capture_output=True, text=True, timeout=180)
-    assert res.returncode == 0, res.stderr
-    report = [dict(k, kernel="search_kernel") for k in ptxas_report(res.stderr)
-              if "search_kernel" in str(k["kernel"])]
-    print(f"cuda_kernels.search_kernel {arch} {variant}: {report}")
-    assert report, res.stderr
-    for kernel in report:
-        assert kernel["spill_stores"] == 0 and kernel["spill_loads"] == 0, kernel
+    for name, path in (("search_kernel", ptx), ("fom_kernel", Path(f"{ptx}2"))):
+        res = subprocess.run(["ptxas", f"-arch={arch}", "-v", str(path), "-o",
+                              str(tmp_path / "k")], capture_output=True, text=True, timeout=180)
+        assert res.returncode == 0, res.stderr
+        report = [dict(k, kernel=name) for k in ptxas_report(res.stderr)
+                  if name in str(k["kernel"])]
+        print(f"cuda_kernels.{name} {arch} {variant}: {report}")
+        assert report, res.stderr
+        for kernel in report:
+            assert kernel["spill_stores"] == 0 and kernel["spill_loads"] == 0, kernel
