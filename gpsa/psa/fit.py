@@ -20,12 +20,13 @@ the compared samples, whatever the search's exponent p:
 
 With both, the order is as for the lattice: positions at δ = 0, T0, positions again from there.
 
-Measured (``bench/bench_psa_accuracy.py``, 2 mm AGATA-A basis, events from other generator
-settings with cross-talk and T0 jitter, p = 2, 1,500 single hits at 1 % noise, one run on 2
-loaded cores): median 3D error 1.03 mm at 2.3× the lattice's hits/s (0.96 mm); 1.77 mm without
-refinement. The fit stops in the nearest minimum of the piecewise-trilinear χ² (kinks at cell
-faces), where the lattice's 3³ half steps look over the whole cell first: from the lattice's
-first stage the fit reached 0.94 mm but no longer saved time.
+Measured (``bench/bench_psa_accuracy.py``, ``bench/results/psa_accuracy.json``: 2 mm AGATA-A
+basis, events from other generator settings with cross-talk and T0 jitter, 3,000 single hits at
+1 % noise, ``refine_passes = 3``): p = 2 median 0.84 mm fitted against 0.77 mm for the lattice;
+but the fit minimises χ² whatever p, so after a p < 2 search it gives the accuracy of p = 2
+refinement: p = 0.3 0.81 mm fitted against 0.97 mm lattice-refined (1.27 vs 1.78 mm at 3 %
+noise). The fit stops in the nearest minimum of the piecewise-trilinear χ² (kinks at cell
+faces), where the lattice's 3³ half steps look over the whole cell first.
 
 This numpy version is the readable reference (the ``reference`` backend uses it); every other
 backend runs :mod:`gpsa.psa.fit_numba` on the kernels of :mod:`gpsa.psa.kernels.fit_kernels`,
