@@ -38,6 +38,7 @@ from gpsa.actors.psa import PsaFilter  # noqa: E402
 from gpsa.block import PsaBlock  # noqa: E402
 from gpsa.runtime.actor import RunContext  # noqa: E402
 from gpsa.runtime.chain import Chain  # noqa: E402
+from gpsa.runtime.outputs import commit_outputs  # noqa: E402
 
 
 def make_input(folder: Path, events: int, grid_mm: float) -> tuple[Path, Path]:
@@ -66,6 +67,7 @@ def run_chain(basis: Path, raw: Path, out: Path, workers: int, block: int) -> di
                   [Preprocess(align_t0=20), psa, PostPsa()],
                   [AdfFileWriter(path=str(out))], workers={"psa": workers}, context=ctx)
     res = chain.run()
+    commit_outputs(ctx.outputs, complete=True)  # as the run host does: NAME.partial -> NAME
     return {"wall_seconds": res.wall_seconds, "events": res.events_out,
             "events_per_second": res.rate, "actors": [s.to_dict() for s in res.stats]}
 
