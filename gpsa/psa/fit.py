@@ -42,7 +42,7 @@ import numpy as np
 
 from gpsa.psa.loop import Hits, channel_weights
 from gpsa.psa.reference import term_power
-from gpsa.psa.refine import Refiner
+from gpsa.psa.refine import MIN_SEGMENT_WEIGHT, Refiner
 from gpsa.psa.window import catmull_rom
 
 if TYPE_CHECKING:
@@ -56,8 +56,6 @@ LIMIT_STEPS = 1.0
 #: T0: Gauss–Newton steps after the scan, and the step (samples) that ends them.
 T0_MAX_ITER = 4
 T0_TOL = 0.01
-#: A position is allowed when its nodes of the hit segment carry at least this much weight.
-MIN_SEGMENT_WEIGHT = 0.5
 
 
 def t0_scan(t0_range: float) -> np.ndarray:

@@ -56,8 +56,12 @@ def _cube(step: float, centre: bool) -> np.ndarray:
 
 
 #: Sub-grid lattices in grid steps, searched in turn around the best position so far.
-STAGES: tuple[np.ndarray, ...] = (_cube(0.5, True), _cube(0.25, False), _cube(0.125, False))
+#: Their steps, in grid steps.
 STEPS = (0.5, 0.25, 0.125)
+STAGES: tuple[np.ndarray, ...] = (_cube(STEPS[0], True),) + tuple(
+    _cube(step, False) for step in STEPS[1:])
+#: A position is allowed when its nodes of the hit segment carry at least this much weight.
+MIN_SEGMENT_WEIGHT = 0.5
 
 
 def stages_from(first_stage: int) -> tuple[np.ndarray, ...]:
@@ -188,7 +192,7 @@ class Refiner:
         idx, w = grid.corners(xyz.reshape(-1, 3))  # (m·L, 8)
         w = np.where((idx >= 0) & (self.psa.basis.segment[np.maximum(idx, 0)] == seg), w, 0.0)
         total = w.sum(axis=1)
-        ok = total >= 0.5
+        ok = total >= MIN_SEGMENT_WEIGHT
         w = np.where(ok[:, None], w / np.where(ok, total, 1.0)[:, None], 0.0)
         hit_of = np.repeat(np.arange(m), n_l * 8)
         node = np.where(w > 0, idx, -1).ravel()

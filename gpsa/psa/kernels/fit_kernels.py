@@ -22,7 +22,6 @@ import numpy as np
 
 from gpsa._numba import jit_options
 from gpsa.psa.kernels.refine_common import (
-    MIN_SEGMENT_WEIGHT,
     channel_fom,
     cubic_weights,
     event_model,
@@ -30,6 +29,7 @@ from gpsa.psa.kernels.refine_common import (
     shifted_node,
     signal_at,
 )
+from gpsa.psa.refine import MIN_SEGMENT_WEIGHT
 
 
 @numba.njit(**jit_options(fastmath=False))
@@ -309,6 +309,14 @@ def _t0_chi2(window_ev, uch, model, b, c0, c1, c2, c3, d0, d1, d2, d3):  # pragm
     return chi2, g, a
 
 
+@numba.njit(**jit_options(fastmath=False))
+def _t0_at(window_ev, uch, model, d, first, pad):  # pragma: no cover - compiled
+    """(χ², Σ r·∂m/∂δ, Σ (∂m/∂δ)²) of the padded event model shifted by ``d``."""
+    b, c0, c1, c2, c3 = cubic_weights(d, first)
+    d0, d1, d2, d3 = cubic_slopes(d, first)
+    return _t0_chi2(window_ev, uch, model, b - (first - pad), c0, c1, c2, c3, d0, d1, d2, d3)
+
+
 @numba.njit(**jit_options(parallel=True))
 def fit_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacing, seg_of, sig,
            first, pad, scan, t0_range, max_iter, tol, delta):  # pragma: no cover
@@ -328,10 +336,7 @@ def fit_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacing, 
         g_best = a_best = 0.0
         for q in range(scan.size):
             d = min(max(scan[q], -t0_range), t0_range)
-            b, c0, c1, c2, c3 = cubic_weights(d, first)
-            d0, d1, d2, d3 = cubic_slopes(d, first)
-            chi2, g, a = _t0_chi2(window[ev], uch, model, b - (first - pad), c0, c1, c2, c3,
-                                  d0, d1, d2, d3)
+            chi2, g, a = _t0_at(window[ev], uch, model, d, first, pad)
             if chi2 < best:
                 best, best_d, g_best, a_best = chi2, d, g, a
         for _ in range(max_iter):
@@ -340,10 +345,7 @@ def fit_t0(window, hit_ptr, xyz, segment, energy, mask, index, origin, spacing, 
             d = min(max(best_d + g_best / a_best, -t0_range), t0_range)
             if abs(d - best_d) < tol:
                 break
-            b, c0, c1, c2, c3 = cubic_weights(d, first)
-            d0, d1, d2, d3 = cubic_slopes(d, first)
-            chi2, g, a = _t0_chi2(window[ev], uch, model, b - (first - pad), c0, c1, c2, c3,
-                                  d0, d1, d2, d3)
+            chi2, g, a = _t0_at(window[ev], uch, model, d, first, pad)
             if chi2 >= best:
                 break
             best, best_d, g_best, a_best = chi2, d, g, a

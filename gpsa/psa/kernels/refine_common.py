@@ -16,13 +16,12 @@ import numpy as np
 
 from gpsa._numba import jit_options
 from gpsa.psa.kernels.cpu_kernels import channel_sum
+from gpsa.psa.refine import MIN_SEGMENT_WEIGHT
 
 #: Σ_k |t - E·s|^p over one channel: the search's kernel, compiled as a function of its own here
 #: (not inlined into the parallel loops: inlining made them take ~1 min to compile).
 channel_fom = numba.njit(**jit_options())(channel_sum.py_func)
 
-#: A position is allowed when its nodes of the hit segment carry at least this much weight.
-MIN_SEGMENT_WEIGHT = 0.5
 
 
 @numba.njit(**jit_options(fastmath=False))
