@@ -47,6 +47,7 @@ from gpsa.psa.loop import (
     select_hits,
 )
 from gpsa.psa.masks import build_mask
+from gpsa.psa.passes import refine as refine_passes
 from gpsa.psa.segments import SegmentTable, build_segment_tables
 from gpsa.psa.settings import PsaSettings
 from gpsa.psa.window import integer_t0, measured_window
@@ -56,12 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: refine_passes stops once at most PASS_STOP_FRACTION of the events moved: their T0 by
-#: PASS_TOL_SAMPLES or a hit by PASS_TOL_MM (discrete T0 and lattice steps can cycle: a few
-#: events may never settle).
-PASS_TOL_SAMPLES = 0.01
-PASS_TOL_MM = 0.01
-PASS_STOP_FRACTION = 0.01
 
 
 def make_backend(settings: PsaSettings, device: Device) -> SearchBackend:
@@ -178,22 +173,7 @@ class GridSearchPSA:
         if not (s.refine_t0 or s.refine_grid):
             return t0i.astype(np.float64)
         hits.signal[:] = self.basis_window[hits.point]
-        refiner = self._refiner(hit_set)
-        delta = np.zeros(window.shape[0])
-        if s.refine_grid:
-            refiner.refine_grid(hits, window, delta)
-        if s.refine_t0:
-            for _ in range(s.refine_passes if s.refine_grid else 1):
-                previous, before = delta, hits.offset_mm.copy()
-                delta = refiner.refine_t0(hits, window)
-                if s.refine_grid:  # positions were refined: from the quarter steps
-                    refiner.refine_grid(hits, window, delta, first_stage=1)
-                moved = np.abs(delta - previous) >= PASS_TOL_SAMPLES
-                moved[hits.event[np.abs(hits.offset_mm - before).max(axis=1) >= PASS_TOL_MM]] = True
-                log.debug("refinement pass: %d of %d events moved", int(moved.sum()), moved.size)
-                if moved.sum() <= PASS_STOP_FRACTION * moved.size:
-                    break
-        return t0i + delta
+        return t0i + refine_passes(self._refiner, hits, window, hit_set, s)
 
     def _refiner(self, hit_set: np.ndarray) -> Any:
         """The numpy reference refinement for the reference backend, else the numba kernels."""

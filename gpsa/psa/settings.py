@@ -21,8 +21,8 @@ lists them. In a run file they go in the ``psa`` stage; the defaults (chosen fro
     shortlist = 0           # p != 2: exact p on every point (K > 0: on the K best by p = 2)
     rank = 64               # p = 2 ranking in 64 principal directions (0 = full dimension)
     refine_t0 = true        # sub-sample T0 (use with refine_grid)
-    refine_grid = true      # sub-grid positions (trilinear, down to an eighth of a grid step)
-    refine_passes = 3       # T0 then positions again, up to 3 times (T0 and radius correlate)
+    refine_grid = true      # sub-grid positions (trilinear, down to a sixteenth of a grid step)
+    refine_passes = 6       # T0 then positions again, up to 6 times (T0 and radius correlate)
 """
 
 from __future__ import annotations
@@ -123,15 +123,16 @@ class PsaSettings:
     t0_range: float = _setting(
         2.0, "T0 refinement: shifts scanned in [-t0_range, +t0_range], samples", min=0.0)
     t0_step: float = _setting(
-        0.125, "T0 refinement: finest step of the scan (> 0), samples; the scan first steps by "
+        0.0625, "T0 refinement: finest step of the scan (> 0), samples; the scan first steps by "
         "4 x t0_step")
     refine_grid: bool = _setting(
         True, "refine positions between grid points (trilinear interpolation of the basis, "
-        "down to an eighth of a grid step)")
+        "down to a sixteenth of a grid step)")
     refine_passes: int = _setting(
-        3, "refine_t0 with refine_grid: passes of T0 then positions (from the quarter steps) "
-        "after the first positions; stops early once no T0 changes by 0.01 samples and no hit "
-        "moves by 0.01 mm (T0 and radius are correlated: each pass moves both further)", min=1)
+        6, "refine_t0 with refine_grid: passes of T0 then positions (from the quarter steps) "
+        "after the first positions, each on the events that moved in the pass before (T0 by "
+        "0.01 samples or a hit by 0.01 mm); stops early once at most 1 % of the events moved "
+        "(T0 and radius are correlated: each pass moves both further)", min=1)
     refine_method: str = _setting(
         "lattice", "refinement of refine_grid / refine_t0: 'lattice' (sub-grid lattices and a "
         "T0 scan, the figure of merit with exponent p) or 'fit' (least-squares steps on the "
