@@ -60,12 +60,14 @@ def _fmt(x: Any, spec: str) -> str:
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"{'config':20s} {'kind':7s} {'noise':>5s} {'hits':>5s} {'hits/s':>7s} {'xref':>6s} "
           f"{'median':>6s} {'mean':>5s} {'fwhm x':>6s} {'y':>5s} {'z':>5s} {'>5mm%':>5s} "
-          f"{'T0 bias':>7s} {'T0 rms':>6s}")
+          f"{'lead':>5s} {'other':>5s} {'T0 bias':>7s} {'T0 rms':>6s}")
     for r in rows:
         print(f"{r['config']:20s} {r['kind']:7s} {r['noise']:5g} {r['hits']:5d} "
               f"{_fmt(r['hits_per_s'], '7.0f')} {_fmt(r['ratio_to_reference'], '6.1f')} "
               f"{r['median_3d_mm']:6.2f} {r['mean_3d_mm']:5.2f} {r['fwhm_x_mm']:6.2f} "
               f"{r['fwhm_y_mm']:5.2f} {r['fwhm_z_mm']:5.2f} {r['outliers_5mm_pct']:5.1f} "
+              f"{_fmt(r['median_3d_leading_mm'], '5.2f')} "
+              f"{_fmt(r['median_3d_others_mm'], '5.2f')} "
               f"{r['t0_bias_samples']:+7.3f} {r['t0_rms_samples']:6.3f}")
 
 
@@ -83,9 +85,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--methods", nargs="+", default=["lattice", "fit"],
                     choices=["lattice", "fit"],
                     help="refinement methods of the refined configurations (default both)")
-    ap.add_argument("--passes", type=int, nargs="*", default=[1, 6],
+    ap.add_argument("--passes", type=int, nargs="*", default=[1, 3, 10],
                     help="extra rows: p = 1 (or the first --p), full search, lattice refinement "
-                         "with these refine_passes (default 1 6; the other refined rows use "
+                         "with these refine_passes (default 1 3 10; the other refined rows use "
                          "the default)")
     ap.add_argument("--crosstalk", type=float, default=Perturbation.crosstalk,
                     help="proportional neighbour cross-talk fraction (default %(default)g)")

@@ -43,7 +43,8 @@ ROW_KEYS = ("config", "p", "search", "refine", "refine_method", "refine_passes",
             "kind", "events", "hits",
             "matched_hits", "missed_interactions", "hits_per_s", "ratio_to_reference",
             "reference_hits", "reference_hits_per_s", "subset_hits_per_s",
-            "reference_agree_pct", *STAT_KEYS, "t0_bias_samples", "t0_rms_samples")
+            "reference_agree_pct", *STAT_KEYS, "median_3d_leading_mm", "median_3d_others_mm",
+            "t0_bias_samples", "t0_rms_samples")
 
 
 def error_stats(err: np.ndarray) -> dict[str, float]:
@@ -91,13 +92,31 @@ def position_errors(out: PsaBlock, truth: Truth) -> np.ndarray:
     return hit_positions(out)[h] - np.asarray(truth.position, np.float64)[t]
 
 
+def leading(truth: Truth, t: np.ndarray) -> np.ndarray:
+    """(len(t),) bool: truth interaction ``t`` is the most energetic of its event."""
+    event, energy = np.asarray(truth.event, np.int64), np.asarray(truth.energy, np.float64)
+    top = np.full(int(event.max(initial=-1)) + 1, -np.inf)
+    np.maximum.at(top, event, energy)
+    return energy[t] >= top[event[t]]
+
+
+def _median(d: np.ndarray) -> float:
+    return float(np.median(d)) if d.size else float("nan")
+
+
 def accuracy_row(out: PsaBlock, truth: Truth) -> dict[str, Any]:
-    """Hit counts, :func:`error_stats` of the matched hits and :func:`t0_stats` of the events."""
+    """Hit counts, :func:`error_stats` of the matched hits, the median 3D error of the events'
+    most energetic interactions and of the others (NaN without any: single hits), and
+    :func:`t0_stats` of the events. The noise of the bench's events scales with the largest
+    interaction's energy, so an event's other interactions have a lower signal-to-noise ratio
+    than a single hit of their energy."""
     h, t = match_hits(out, truth)
     err = hit_positions(out)[h] - np.asarray(truth.position, np.float64)[t]
+    d, lead = np.linalg.norm(err, axis=1), leading(truth, t)
     return {"events": len(out), "hits": len(out.hits), "matched_hits": int(h.size),
             "missed_interactions": int(len(truth.event) - np.unique(t).size),
-            **error_stats(err), **t0_stats(out.events.t0, truth.t0)}
+            **error_stats(err), "median_3d_leading_mm": _median(d[lead]),
+            "median_3d_others_mm": _median(d[~lead]), **t0_stats(out.events.t0, truth.t0)}
 
 
 @dataclass(frozen=True)

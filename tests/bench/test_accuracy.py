@@ -173,6 +173,12 @@ def test_bench_rows_have_every_field(model, settings: PsaSettings) -> None:  # n
         assert 0 < r["median_3d_mm"] < 5 and 0 <= r["outliers_5mm_pct"] <= 100
         assert all(math.isfinite(r[k]) for k in ("fwhm_x_mm", "fwhm_y_mm", "fwhm_z_mm",
                                                  "t0_bias_samples", "t0_rms_samples"))
+        if r["kind"] == "single":  # every hit leads its event
+            assert r["median_3d_leading_mm"] == r["median_3d_mm"]
+            assert math.isnan(r["median_3d_others_mm"])
+        else:  # one of each per event: the overall median lies between the two
+            lo, hi = sorted((r["median_3d_leading_mm"], r["median_3d_others_mm"]))
+            assert lo <= r["median_3d_mm"] <= hi
     assert [r["config"] for r in rows] == ["p=2 full grid"] * 2 + ["p=0.3 ags refined"] * 2
     # the grid rows report the integer T0 used: its error includes the unknown jitter
     grid = rows[0]
@@ -181,3 +187,15 @@ def test_bench_rows_have_every_field(model, settings: PsaSettings) -> None:  # n
     expect = t0_stats(out.events.t0, truth.t0)
     assert grid["t0_rms_samples"] == pytest.approx(expect["t0_rms_samples"])
     assert grid["t0_rms_samples"] > 0.2
+
+
+def test_leading_interaction() -> None:
+    """The most energetic interaction of each event is 'leading' (ties: both)."""
+    from gpsa.bench.accuracy import leading
+    from gpsa.bench.toy import Truth
+
+    truth = Truth(event=np.array([0, 0, 1, 2, 2]), segment=np.array([3, 4, 5, 6, 7]),
+                  position=np.zeros((5, 3)), energy=np.array([100.0, 300.0, 50.0, 80.0, 80.0]),
+                  t0=np.zeros(3))
+    np.testing.assert_array_equal(leading(truth, np.arange(5)), [False, True, True, True, True])
+    np.testing.assert_array_equal(leading(truth, np.array([0, 2])), [False, True])
