@@ -19,6 +19,19 @@ def _median_error(out, truth) -> float:  # noqa: ANN001
     return float(np.median(np.linalg.norm(hit_positions(out)[h] - truth.position[t], axis=1)))
 
 
+def _count_t0_scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of hits of every T0 scan of the numba refiner, recorded from now on."""
+    calls: list[int] = []
+    real = NumbaRefiner.refine_t0
+
+    def counted(self, hits, window):  # noqa: ANN001, ANN202
+        calls.append(len(hits))
+        return real(self, hits, window)
+
+    monkeypatch.setattr(NumbaRefiner, "refine_t0", counted)
+    return calls
+
+
 @pytest.fixture(scope="module")
 def events(crystal):  # noqa: ANN001, ANN201
     return simulate_events(crystal, 80, n_samples=60, t0=20.0, noise=0.005, t0_jitter=0.5,
@@ -28,14 +41,7 @@ def events(crystal):  # noqa: ANN001, ANN201
 def test_more_passes_do_not_lose_accuracy_and_stop(basis: Basis, events,  # noqa: ANN001
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     block, truth = events
-    calls: list[int] = []
-    real = NumbaRefiner.refine_t0
-
-    def counted(self, hits, window):  # noqa: ANN001, ANN202
-        calls.append(len(hits))
-        return real(self, hits, window)
-
-    monkeypatch.setattr(NumbaRefiner, "refine_t0", counted)
+    calls = _count_t0_scans(monkeypatch)
     s = PsaSettings(samples=SAMPLES, refine_passes=1)
     one = GridSearchPSA(basis, s).run(block)
     assert len(calls) == 1
@@ -64,14 +70,7 @@ def test_later_passes_refine_the_moving_events_only(basis: Basis, events,  # noq
 
     block, _ = events
     psa = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, refine_passes=6))
-    sizes: list[int] = []
-    real = NumbaRefiner.refine_t0
-
-    def counted(self, hits, window):  # noqa: ANN001, ANN202
-        sizes.append(len(hits))
-        return real(self, hits, window)
-
-    monkeypatch.setattr(NumbaRefiner, "refine_t0", counted)
+    sizes = _count_t0_scans(monkeypatch)
     skipped = psa.run(block)
     n_skip = list(sizes)
     sizes.clear()
