@@ -8,6 +8,7 @@ import numpy as np
 
 from gpsa.psa.fit import FIT_MAX_ITER, FIT_TOL_MM, LIMIT_STEPS, T0_MAX_ITER, T0_TOL, t0_scan
 from gpsa.psa.kernels import fit_kernels as fk
+from gpsa.psa.kernels.cpu_kernels import p_mode
 from gpsa.psa.loop import Hits
 from gpsa.psa.refine_numba import NumbaRefiner
 
@@ -43,6 +44,6 @@ class NumbaFitter(NumbaRefiner):
                              delta, t.chans, t.n_chans, self.hit_set,
                              bool(self.s.mask_other_hits), t.index, t.origin, t.spacing,
                              t.seg_of, t.sig, t.first, FIT_MAX_ITER, LIMIT_STEPS, FIT_TOL_MM,
-                             t.mode, t.p, self.chunks, off, fom)
+                             p_mode(self.s.p), float(self.s.p), self.chunks, off, fom)
         hits.offset_mm[:] = (hits.offset_mm + off).astype(np.float32)
         hits.fom[:] = fom

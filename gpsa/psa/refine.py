@@ -28,6 +28,15 @@ without them (eighth steps and ``t0_step`` 0.125); a fifth stage (thirty-second 
 steps within ±1 grid step then 3³ quarter steps (152 positions), and 0.99 mm for two.) The grid
 point itself is a candidate, so the fom never gets worse.
 
+**Exponent** (``refine_p``, default 2): both steps minimise Σ w_c Σ_k |measured − model|^q with
+q = ``refine_p`` (0: the search's p). The search's p sets which grid point wins (p < 2 keeps
+outliers out); the refinement then only moves within a cell, where least squares is the better
+estimator. Measured on gpsa's 2 mm AGATA-A basis (events from other generator settings, 1 %
+noise, p = 1 search, 6 passes): median 0.682 mm, FWHM 0.98 / 1.02 / 0.86 mm, > 5 mm 1.4 % with
+q = 2, against 0.703 mm, 1.03 / 1.06 / 0.90 mm, 1.9 % with q = p = 1; two hits in two segments
+0.822 against 0.880 mm (> 5 mm 5.6 vs 6.4 %). A p = 2 search refined with q = 2 gave 0.690 mm
+(> 5 mm 2.3 %). The refined hits' fom is the refinement's (exponent q).
+
 This numpy version is the readable reference (the ``reference`` backend uses it); every other
 backend runs the same algorithm on the numba kernels (:mod:`gpsa.psa.refine_numba`), tested
 equal to it.
@@ -42,6 +51,7 @@ import numpy as np
 from gpsa.basis.grid import BasisGrid
 from gpsa.psa.loop import Hits, channel_weights
 from gpsa.psa.reference import term_power
+from gpsa.psa.settings import PsaSettings
 from gpsa.psa.window import shifted_signals
 
 if TYPE_CHECKING:
@@ -65,6 +75,11 @@ STAGES: tuple[np.ndarray, ...] = (_cube(STEPS[0], True),) + tuple(
     _cube(step, False) for step in STEPS[1:])
 #: A position is allowed when its nodes of the hit segment carry at least this much weight.
 MIN_SEGMENT_WEIGHT = 0.5
+
+
+def refine_exponent(s: PsaSettings) -> float:
+    """The exponent of the lattice refinement's figure of merit (``refine_p``; 0 = ``p``)."""
+    return float(s.refine_p) if s.refine_p > 0 else float(s.p)
 
 
 def stages_from(first_stage: int) -> tuple[np.ndarray, ...]:
@@ -91,6 +106,7 @@ class Refiner:
         self.hit_set = hit_set
         self.first = psa.first_sample
         self.K = psa.settings.samples
+        self.p = refine_exponent(psa.settings)
 
     def _shift(self, points: np.ndarray, delta: np.ndarray,
                channels: np.ndarray | None = None) -> np.ndarray:
@@ -116,7 +132,7 @@ class Refiner:
         model = np.zeros(window.shape, np.float32)
         np.add.at(model, hits.event, hits.energy[:, None, None]
                   * self.model_signals(hits, delta_ev[hits.event]))
-        diff = term_power(np.abs(window - model), self.s.p)
+        diff = term_power(np.abs(window - model), self.p)
         return np.einsum("eck,ec->e", diff, union.astype(np.float32))
 
     def refine_t0(self, hits: Hits, window: np.ndarray) -> np.ndarray:
@@ -173,7 +189,8 @@ class Refiner:
         for lattice in stages:
             offs = best_off[:, None, :] + lattice[None] * step  # (m, L, 3) mm
             sig, ok = self._interp(grid, base[:, None, :] + offs, seg, ch, delta[ev])
-            d = term_power(np.abs(targets[:, None] - e[:, None, None, None] * sig), self.s.p)
+            d = term_power(np.abs(targets[:, None] - e[:, None, None, None] * sig),
+                           self.p)
             fom = np.einsum("mlck,mc->ml", d.astype(np.float64), weights.astype(np.float64))
             fom[~ok] = np.inf
             j = np.argmin(fom, axis=1)

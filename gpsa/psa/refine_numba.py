@@ -22,7 +22,7 @@ from gpsa.psa.kernels import refine_kernels as rk
 from gpsa.psa.kernels import t0_kernel as tk
 from gpsa.psa.kernels.cpu_kernels import p_mode
 from gpsa.psa.loop import Hits
-from gpsa.psa.refine import STAGES, stages_from, t0_steps
+from gpsa.psa.refine import STAGES, refine_exponent, stages_from, t0_steps
 
 if TYPE_CHECKING:
     from gpsa.psa.engine import GridSearchPSA
@@ -65,7 +65,8 @@ class RefineTables:
         self.lattices = [(np.ascontiguousarray(np.concatenate(st), np.float64),
                           np.cumsum([0] + [len(x) for x in st]).astype(np.int64))
                          for st in map(stages_from, range(len(STAGES)))]
-        self.mode, self.p = p_mode(s.p), float(s.p)
+        self.p = refine_exponent(s)
+        self.mode = p_mode(self.p)
 
 
 class NumbaRefiner:

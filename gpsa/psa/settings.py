@@ -23,6 +23,7 @@ lists them. In a run file they go in the ``psa`` stage; the defaults (chosen fro
     refine_t0 = true        # sub-sample T0 (use with refine_grid)
     refine_grid = true      # sub-grid positions (trilinear, down to a sixteenth of a grid step)
     refine_passes = 6       # T0 then positions again, up to 6 times (T0 and radius correlate)
+    refine_p = 2.0          # refinement figure of merit: least squares (0 = the search's p)
 """
 
 from __future__ import annotations
@@ -133,6 +134,10 @@ class PsaSettings:
         "after the first positions, each on the events that moved in the pass before (T0 by "
         "0.01 samples or a hit by 0.01 mm); stops early once at most 1 % of the events moved "
         "(T0 and radius are correlated: each pass moves both further)", min=1)
+    refine_p: float = _setting(
+        2.0, "exponent of the figure of merit of the lattice refinement (sub-grid positions and "
+        "T0): 2 = least squares whatever the search's p (0 = the search's p); the refined hits' "
+        "fom is in this exponent", min=0.0)
     refine_method: str = _setting(
         "lattice", "refinement of refine_grid / refine_t0: 'lattice' (sub-grid lattices and a "
         "T0 scan, the figure of merit with exponent p) or 'fit' (least-squares steps on the "
@@ -184,6 +189,7 @@ class PsaSettings:
         _check_int("threads", self.threads, lo=0)
         _check_real("t0_range", self.t0_range, lo=0.0)
         _check_real("t0_step", self.t0_step, lo=0.0, lo_open=True)
+        _check_real("refine_p", self.refine_p, lo=0.0)
         _check_real("default_t0", self.default_t0, lo=0.0)
         if self.segment_order is not None:
             _check_choice("segment_order", self.segment_order, SEGMENT_ORDERS)

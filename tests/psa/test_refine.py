@@ -28,7 +28,22 @@ def test_subgrid_improves_positions(basis, crystal, position_error) -> None:  # 
                                            refine_t0=False)).run(block)
     e_grid, e_sub = position_error(grid, truth), position_error(sub, truth)
     assert np.median(e_sub) < 0.9 * np.median(e_grid)
-    assert np.all(sub.hits.fom <= grid.hits.fom * (1 + 1e-5))  # grid point is a candidate
+    # with the search's exponent the grid point is a candidate: the fom never gets worse
+    same_p = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, refine_grid=True,
+                                              refine_t0=False, refine_p=0.0)).run(block)
+    assert np.all(same_p.hits.fom <= grid.hits.fom * (1 + 1e-5))
+
+
+def test_refine_p_is_the_refinement_exponent(basis, crystal) -> None:  # noqa: ANN001
+    """refine_p = 0 refines with the search's p, equal to refine_p = p; refine_p = 2 refines by
+    least squares: other positions."""
+    block, _ = simulate_events(crystal, 60, n_samples=60, noise=0.01, t0_jitter=0.5, seed=23)
+    run = lambda **kw: GridSearchPSA(basis, PsaSettings(samples=SAMPLES, p=1.0, **kw)).run(block)  # noqa: E731
+    zero, one, two = run(refine_p=0.0), run(refine_p=1.0), run(refine_p=2.0)
+    for name in ("x", "y", "z", "fom"):
+        np.testing.assert_array_equal(getattr(zero.hits, name), getattr(one.hits, name))
+    np.testing.assert_array_equal(zero.events.t0, one.events.t0)
+    assert not np.array_equal(one.hits.x, two.hits.x)
 
 
 def test_t0_refinement_with_subgrid(basis, crystal) -> None:  # noqa: ANN001

@@ -30,12 +30,15 @@ def _assert_same(a, b, da: np.ndarray, db: np.ndarray) -> None:  # noqa: ANN001
     assert np.any(da != 0)
 
 
-@pytest.mark.parametrize("p", [2.0, 0.3, 1.0])
+@pytest.mark.parametrize(("p", "refine_p"), [(2.0, 0.0), (0.3, 0.0), (1.0, 0.0), (1.0, 2.0),
+                                             (1.0, 0.5)])
 def test_single_hits_equal_reference(
-        refine_both, basis: Basis, crystal, p: float) -> None:  # noqa: ANN001
+        refine_both, basis: Basis, crystal, p: float, refine_p: float) -> None:  # noqa: ANN001
+    """Every exponent branch of the refinement kernels (refine_p = 0: the search's p)."""
     block, _ = simulate_events(crystal, 60, n_samples=60, t0=20.0, noise=0.01, t0_jitter=0.5,
                                seed=31)
-    psa = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, p=p, backend="numba"))
+    psa = GridSearchPSA(basis, PsaSettings(samples=SAMPLES, p=p, refine_p=refine_p,
+                                           backend="numba"))
     _assert_same(*refine_both(psa, block, (Refiner, NumbaRefiner)))
 
 
