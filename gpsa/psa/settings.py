@@ -22,7 +22,7 @@ lists them. In a run file they go in the ``psa`` stage; the defaults (chosen fro
     rank = 64               # p = 2 ranking in 64 principal directions (0 = full dimension)
     refine_t0 = true        # sub-sample T0 (use with refine_grid)
     refine_grid = true      # sub-grid positions (trilinear, down to a sixteenth of a grid step)
-    refine_passes = 6       # T0 then positions again, up to 6 times (T0 and radius correlate)
+    refine_passes = 10      # T0 then positions again, up to 10 times (T0 and radius correlate)
     refine_p = 2.0          # refinement figure of merit: least squares (0 = the search's p)
 """
 
@@ -130,7 +130,7 @@ class PsaSettings:
         True, "refine positions between grid points (trilinear interpolation of the basis, "
         "down to a sixteenth of a grid step)")
     refine_passes: int = _setting(
-        6, "refine_t0 with refine_grid: passes of T0 then positions (from the quarter steps) "
+        10, "refine_t0 with refine_grid: passes of T0 then positions (from the quarter steps) "
         "after the first positions, each on the events that moved in the pass before (T0 by "
         "0.01 samples or a hit by 0.01 mm); stops early once at most 1 % of the events moved "
         "(T0 and radius are correlated: each pass moves both further)", min=1)
