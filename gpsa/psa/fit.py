@@ -22,11 +22,12 @@ With both, the order is as for the lattice: positions at δ = 0, T0, positions a
 
 Measured (``bench/bench_psa_accuracy.py``, ``bench/results/psa_accuracy.json``: 2 mm AGATA-A
 basis, events from other generator settings with cross-talk and T0 jitter, 3,000 single hits at
-1 % noise, ``refine_passes = 3``): p = 2 median 0.84 mm fitted against 0.77 mm for the lattice;
-but the fit minimises χ² whatever p, so after a p < 2 search it gives the accuracy of p = 2
-refinement: p = 0.3 0.81 mm fitted against 0.97 mm lattice-refined (1.27 vs 1.78 mm at 3 %
-noise). The fit stops in the nearest minimum of the piecewise-trilinear χ² (kinks at cell
-faces), where the lattice's 3³ half steps look over the whole cell first.
+1 % noise, the default 10 passes): p = 1 median 0.73 mm fitted against 0.63 mm for the lattice
+(which, with ``refine_p = 2``, minimises χ² too, over four lattices down to a sixteenth of a grid
+step), at 1.3× its rate. (With 3 passes and the lattice in the search's p the fit had given a
+p < 2 search the accuracy of p = 2 refinement: p = 0.3 0.81 mm fitted against 0.97 mm.) The fit
+stops in the nearest minimum of the piecewise-trilinear χ² (kinks at cell faces), where the
+lattice's 3³ half steps look over the whole cell first.
 
 This numpy version is the readable reference (the ``reference`` backend uses it); every other
 backend runs :mod:`gpsa.psa.fit_numba` on the kernels of :mod:`gpsa.psa.kernels.fit_kernels`,
