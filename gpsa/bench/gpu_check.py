@@ -1,12 +1,13 @@
 """``gpsa check gpu``: every GPU variant against the numba CPU backend on the same events.
 
 A *variant* is (kernel, basis storage dtype, p, search, interactions per event, refinement):
-kernels ``numba`` and ``raw`` (the CUDA C twin: only where CuPy runs it), float32 and float16
-basis storage, p = 2 / 1 / 0.5 / 0.3, search ``full`` / ``ags`` / ``shortlist`` (K =
-``SHORTLIST``, for p != 2: p = 2 always ranks by the matrix product), 1 and 3 interactions, and
-the refinement (sub-grid and T0, as the engine applies it on the gpu backend: the numba refiner
-on the host) for the p = 1 full variants. The numba CPU backend runs the same settings with
-``rank = 0`` (the GPU ranks in full dimension), and its results are the reference.
+kernels ``numba`` (with its ``tiled`` twin, below) and ``raw`` (the CUDA C twin: only where CuPy
+runs it), float32 and float16 basis storage, p = 2 / 1 / 0.5 / 0.3, search ``full`` / ``ags`` /
+``shortlist`` (K = ``SHORTLIST``, for p != 2: p = 2 always ranks by the matrix product), 1 and 3
+interactions, and the refinement (sub-grid and T0, as the engine applies it on the gpu backend:
+on the device under CuPy or the simulator, :mod:`gpsa.psa.refine_gpu`; the numba refiner on the
+numpy host path) for the p = 1 full variants. The numba CPU backend runs the same
+settings with ``rank = 0`` (the GPU ranks in full dimension), and its results are the reference.
 
 A variant passes when the fraction of hits at the same position is at least ``min_agree`` and the
 foms of those hits differ by at most ``rel_fom`` relative, for every hit with float32 storage
@@ -15,6 +16,14 @@ foms of those hits differ by at most ``rel_fom`` relative, for every hit with fl
 differ, most where a fom is small; the residual loop of 3-interaction events carries a different
 choice on to the event's other hits. Measured on the numpy host path (full matrix, 400-event
 blocks): float16 agreement >= 0.992 (1 interaction) and >= 0.977 (3), float32 1.0000.
+
+Every numba variant that takes the batched search (not a p != 2 shortlist) is also run with the
+tiled kernel (``gpu_kernel = "tiled"``, :mod:`gpsa.psa.gpu_tiled`) on the same blocks, against
+the same CPU results: on a CUDA device and under the simulator for each such variant, on the
+numpy host path only for the quick ones (there "tiled" runs the numba variant's ``xp`` code, so
+more would only double the time). Such a row is labelled ``numba+tiled``, passes when both
+kernels pass, and reports the worse agreement and fom difference of the two (each kernel's own
+under ``by_kernel``; the counters are the numba kernel's).
 
 Per block the GPU host code's counters (launches, host-to-device and device-to-host copies, host
 syncs: :mod:`gpsa.psa.gpu_context`) are averaged and reported. Without CuPy the GPU backend runs
@@ -26,9 +35,10 @@ events.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -131,10 +141,9 @@ def compare(gpu: list[PsaBlock], cpu: list[PsaBlock]) -> tuple[int, float, dict[
                                    "p99": float(np.quantile(rel, 0.99))}
 
 
-def run_variant(v: Variant, basis: Basis, blocks: list[CrystalBlock], device: Device,
-                cpu_cache: dict[Any, list[PsaBlock]], block_threads: int | None = None,
-                ) -> dict[str, Any]:
-    """Run one variant on the GPU backend and compare with the (cached) numba CPU results."""
+def _run_gpu(v: Variant, basis: Basis, blocks: list[CrystalBlock], device: Device,
+             block_threads: int | None) -> tuple[list[PsaBlock], dict[str, float]]:
+    """The variant on the GPU backend: results and mean counters per block."""
     gpu = GridSearchPSA(basis, v.settings("gpu"), device=device).prepare()
     backend: Any = gpu.backend
     if block_threads is not None:
@@ -144,17 +153,48 @@ def run_variant(v: Variant, basis: Basis, blocks: list[CrystalBlock], device: De
         backend.counters.reset()
         out.append(gpu.run(block))
         per_block.append(backend.counters.snapshot())
+    return out, {k: float(np.mean([c[k] for c in per_block])) for k in per_block[0]}
+
+
+def runs_tiled_twin(v: Variant, device: Device) -> bool:
+    """Whether a numba variant is also run with the tiled kernel (module docstring): when it
+    takes the batched path (not a p != 2 shortlist), on a CUDA device and under the simulator;
+    on the numpy host path (where "tiled" runs the numba variant's own ``xp`` code) only for the
+    quick variants."""
+    if v.kernel != "numba" or v.search == "shortlist":
+        return False
+    kernel_runs = device.is_cuda or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+    return kernel_runs or v in quick_variants([v.kernel])
+
+
+def run_variant(v: Variant, basis: Basis, blocks: list[CrystalBlock], device: Device,
+                cpu_cache: dict[Any, list[PsaBlock]], block_threads: int | None = None,
+                ) -> dict[str, Any]:
+    """Run one variant on the GPU backend (and its tiled twin, :func:`runs_tiled_twin`) and
+    compare with the (cached) numba CPU results; the row's statistics are the worse of the
+    two kernels, each kernel's own under ``by_kernel``."""
     key = v.cpu_key()
     if key not in cpu_cache:
         cpu = GridSearchPSA(basis, v.settings("numba"))
         cpu_cache[key] = [cpu.run(b) for b in blocks]
-    hits, agree, rel = compare(out, cpu_cache[key])
     min_agree, stat, bound = TOLERANCES[(v.basis_dtype, v.interactions)]
-    return {**asdict(v), "label": v.label, "hits": hits, "agreement": agree,
-            "max_rel_fom": rel["max"], "p99_rel_fom": rel["p99"], "min_agree": min_agree,
+    kernels = [v] + ([replace(v, kernel="tiled")] if runs_tiled_twin(v, device) else [])
+    by_kernel: dict[str, dict[str, Any]] = {}
+    for k in kernels:
+        out, per_block = _run_gpu(k, basis, blocks, device, block_threads)
+        hits, agree, rel = compare(out, cpu_cache[key])
+        by_kernel[k.kernel] = {"hits": hits, "agreement": agree, "max_rel_fom": rel["max"],
+                               "p99_rel_fom": rel["p99"], "per_block": per_block,
+                               "ok": bool(agree >= min_agree and rel[stat] <= bound)}
+    rows = list(by_kernel.values())
+    label = v.label if len(kernels) == 1 else v.label.replace("numba", "numba+tiled", 1)
+    return {**asdict(v), "label": label, "hits": rows[0]["hits"],
+            "agreement": min(r["agreement"] for r in rows),
+            "max_rel_fom": max(r["max_rel_fom"] for r in rows),
+            "p99_rel_fom": max(r["p99_rel_fom"] for r in rows), "min_agree": min_agree,
             "rel_fom_statistic": stat, "rel_fom_allowed": bound,
-            "ok": bool(agree >= min_agree and rel[stat] <= bound),
-            "per_block": {k: float(np.mean([c[k] for c in per_block])) for k in per_block[0]}}
+            "ok": all(r["ok"] for r in rows) and len({r["hits"] for r in rows}) == 1,
+            "per_block": rows[0]["per_block"], "by_kernel": by_kernel}
 
 
 def time_stream(basis: Basis, blocks: list[CrystalBlock], device: Device) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Run in its own process with ``NUMBA_ENABLE_CUDASIM=1`` (numba reads it when numb
 imported), it runs the quick variants of the numba kernel through the GPU backend, so the
 numba.cuda kernel itself executes (on the CPU, one Python thread per CUDA thread), with 16-thread
 blocks to keep it quick (the kernel's reduction is tested at any power of two in
-``tests/psa/test_gpu_sim.py``). Prints one JSON document: the variant results.
+``tests/psa/test_gpu_sim.py``). Every batched variant is run with the tiled kernels too
+(:func:`gpsa.bench.gpu_check.runs_tiled_twin`; their blocks are whole warps, so 32 threads:
+:mod:`gpsa.psa.gpu_tiled`). Prints one JSON document: the variant results.
 """
 
 from __future__ import annotations

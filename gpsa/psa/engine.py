@@ -176,7 +176,9 @@ class GridSearchPSA:
         return t0i + refine_passes(self._refiner, hits, window, hit_set, s)
 
     def _refiner(self, hit_set: np.ndarray) -> Any:
-        """The numpy reference refinement for the reference backend, else the numba kernels."""
+        """The numpy reference refinement for the reference backend; the lattice refinement on
+        the device for the gpu backend where a numba.cuda kernel runs (CuPy or the CUDA
+        simulator: :mod:`gpsa.psa.refine_gpu`); else the numba CPU kernels (the fit always)."""
         reference = self.settings.backend == "reference" and not self.device.is_cuda
         if self.settings.refine_method == "fit":
             if reference:
@@ -190,6 +192,10 @@ class GridSearchPSA:
             from gpsa.psa.refine import Refiner
 
             return Refiner(self, hit_set)
+        from gpsa.psa.refine_gpu import GpuRefiner, runs_on_device
+
+        if runs_on_device(self):
+            return GpuRefiner(self, hit_set)
         from gpsa.psa.refine_numba import NumbaRefiner
 
         return NumbaRefiner(self, hit_set)

@@ -14,7 +14,10 @@ time from the :class:`~gpsa.device.Device`), so the same lines run on numpy in t
   (float16 overflows above 65504 keV²), ``xp.argpartition`` for the K best, then the exact
   kernel on them.
 * Exact search: the numba.cuda kernels (:mod:`gpsa.psa.kernels.cuda_kernels`) launched on CuPy's
-  current stream, or the CUDA C twin ``kernels/grid_search.cu`` as a CuPy RawKernel. Without
+  current stream, or the CUDA C twin ``kernels/grid_search.cu`` as a CuPy RawKernel; with
+  ``gpu_kernel = "tiled"`` (batched only) the full search and the AGS coarse stage run the tiled
+  kernels of :mod:`gpsa.psa.kernels.cuda_tiled` (several hits per block, candidate-minor
+  layout: :mod:`gpsa.psa.gpu_tiled`). Without
   CuPy: the numba.cuda kernels under the CUDA simulator when ``NUMBA_ENABLE_CUDASIM=1``, else
   the same arithmetic with ``xp`` (:mod:`gpsa.psa.gpu_xp`; no compiled kernel can run there).
 """
@@ -34,6 +37,7 @@ from gpsa.psa.backend import HitBatch, TableCache
 from gpsa.psa.cpu import channel_order, group_hits
 from gpsa.psa.gpu_batch import ConcatTables, concat_tables, search_batch
 from gpsa.psa.gpu_context import DeviceContext
+from gpsa.psa.gpu_tiled import layout_bytes
 from gpsa.psa.gpu_xp import all_foms_xp, exact_xp, shortlists_xp
 from gpsa.psa.kernels.cpu_kernels import p_mode
 from gpsa.psa.segments import SegmentTable
@@ -43,7 +47,7 @@ RAW_KERNEL = Path(__file__).parent / "kernels" / "grid_search.cu"
 #: Must match GPSA_THREADS / GPSA_MAX_TERMS of grid_search.cu (the host checks the target size).
 RAW_THREADS = 128
 RAW_MAX_TERMS = 4096
-KERNELS = ("numba", "raw")
+KERNELS = ("numba", "raw", "tiled")
 
 
 @lru_cache(maxsize=4)
@@ -88,9 +92,9 @@ class GpuBackend:
             raise ValueError(f"gpu kernel {self.kernel!r}: choose one of {', '.join(KERNELS)}")
         self.search_mode = settings.search
         self.ags_keep = int(settings.ags_keep)
-        #: All hit segments of a loop step in one call (:mod:`gpsa.psa.gpu_batch`); not with the
-        #: CUDA C kernel or a p != 2 shortlist (their per-segment paths).
-        self.batches = self.kernel == "numba" and (self.p == 2.0 or self.shortlist == 0)
+        #: All hit segments of a loop step in one call (:mod:`gpsa.psa.gpu_batch`; "tiled" only
+        #: there); not with the CUDA C kernel or a p != 2 shortlist (their per-segment paths).
+        self.batches = self.kernel in ("numba", "tiled") and (self.p == 2.0 or self.shortlist == 0)
         self._cat: ConcatTables | None = None
         self._resident: TableCache[dict[str, Any]] = TableCache(self._make_resident)
         #: Threads per block of the numba kernel (a power of two up to 128; fewer keep the CUDA
@@ -145,8 +149,9 @@ class GpuBackend:
         return search_batch(self, self.concatenated(tables), batch)
 
     def device_bytes(self) -> int:
-        """Bytes of resident basis data."""
-        cat = 0 if self._cat is None else int(self._cat.device["signals"].nbytes)
+        """Bytes of resident basis data (with the tiled kernels' transposed copy)."""
+        cat = 0 if self._cat is None else (int(self._cat.device["signals"].nbytes)
+                                           + layout_bytes(self._cat.device))
         return cat + int(sum(r["signals"].nbytes + r["norm2"].nbytes
                              for r in self._resident.values()))
 

@@ -16,6 +16,11 @@ energies, weights, the (4, m) per-hit table/group array), one packed download (b
 p = 2 uses the exact kernel here (the matrix-product ranking of the per-segment path needs one
 product per segment and group). The kernels are those of :mod:`gpsa.psa.kernels.cuda_kernels`
 (numba.cuda; the simulator without CuPy) or their ``xp`` stand-ins (:mod:`gpsa.psa.gpu_xp`).
+With ``gpu_kernel = "tiled"`` the full search and the AGS coarse stage run the tiled kernels
+(:mod:`gpsa.psa.gpu_tiled`: candidate-minor layout, several hits of one candidate group per
+block; the tiles travel in the same packed upload), and the AGS fine stage, whose lists differ
+per hit, keeps the per-hit search kernel; on the numpy host path "tiled" runs the same ``xp``
+stand-ins as "numba".
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 
 from gpsa.psa.backend import HitBatch
 from gpsa.psa.cpu import channel_order
+from gpsa.psa.gpu_tiled import launch_foms, launch_search, tile_uploads, tiled_layout
 from gpsa.psa.gpu_xp import exact_xp, foms_xp
 from gpsa.psa.kernels.cpu_kernels import p_mode
 from gpsa.psa.segments import SegmentTable
@@ -89,6 +95,8 @@ def concat_tables(backend: GpuBackend, tables: list[SegmentTable | None]) -> Con
            "sig_off": put(sig_off), "tab_nch": put(nch), "order": put(order), "ptr": put(ptr),
            "idx": put(np.concatenate(idx).astype(np.int64) if idx else np.zeros(0, np.int64)),
            "lead": put(np.concatenate(lead).astype(np.int64))}
+    if _tiled(backend):  # the tiled kernels' (C, K, Ns) signals
+        dev["tiled"] = tiled_layout(backend, tables)
     return ConcatTables(tuple(tables), dev, g_all, g_coarse, g_fine, n_coarse,
                         int(n_coarse.max(initial=0)))
 
@@ -123,20 +131,25 @@ def search_batch(backend: GpuBackend, cat: ConcatTables, batch: HitBatch
     if ags:  # the coarse stage scans each hit's coarse group
         send.append((np.stack([info[0], cat.g_coarse[batch.segment],
                                np.zeros(m, np.int64), np.ones(m, np.int64)]), np.int64))
+    tiled = _tiled(backend)
+    if tiled:  # tiles of the full search or of the AGS coarse stage
+        group = cat.g_coarse[batch.segment] if ags else info[1]
+        send += tile_uploads(group, info[0], batch.targets.shape)
     with ctx.stream():
         dev = ctx.upload(send)
         t, e, w, d_info = dev[:4]
+        tiles = dev[-3:] if tiled else None
         specs = [((m,), np.int64), ((m,), np.float64)]
         out, (best, fom) = ctx.empty(specs)
         sel: Any = d_info[3][:, None]  # step 0: any contiguous (m, >= 1) int64 array
         if ags and m:
             width = max(1, cat.max_coarse)
             coarse = xp.empty((m, width), dtype=xp.float64)
-            _foms(backend, cat, t, scale, e, w, dev[4], dev[4][3][:, None], coarse)
+            _foms(backend, cat, t, scale, e, w, dev[4], dev[4][3][:, None], coarse, tiles)
             # every row sorted, kept whole (contiguous): the kernel reads the n_sel first
             sel = xp.argsort(coarse, axis=1, kind="stable")
             ctx.launched(1)  # the sort
-        _search(backend, cat, t, scale, e, w, d_info, sel, best, fom)
+        _search(backend, cat, t, scale, e, w, d_info, sel, best, fom, None if ags else tiles)
         host_best, host_fom = ctx.download(out, specs)
         return host_best.copy(), host_fom.copy()
 
@@ -146,10 +159,17 @@ def _kernel_mode(backend: GpuBackend) -> bool:
     return bool(backend.ctx.is_cupy or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1")
 
 
+def _tiled(backend: GpuBackend) -> bool:
+    """True when the tiled kernels run (``gpu_kernel = "tiled"`` and a kernel can run)."""
+    return backend.kernel == "tiled" and _kernel_mode(backend)
+
+
 def _foms(backend: GpuBackend, cat: ConcatTables, t: Any, scale: float, e: Any, w: Any,
-          info: Any, sel: Any, out: Any) -> None:
+          info: Any, sel: Any, out: Any, tiles: list[Any] | None = None) -> None:
     d = cat.device
-    if _kernel_mode(backend):
+    if tiles is not None:
+        launch_foms(backend, d, t, scale, e, w, tiles, out)
+    elif _kernel_mode(backend):
         from gpsa.psa.gpu import launch_numba_foms
 
         launch_numba_foms(t, scale, e, w, d["signals"], d["sig_off"], d["tab_nch"], d["order"],
@@ -162,9 +182,11 @@ def _foms(backend: GpuBackend, cat: ConcatTables, t: Any, scale: float, e: Any, 
 
 
 def _search(backend: GpuBackend, cat: ConcatTables, t: Any, scale: float, e: Any, w: Any,
-            info: Any, sel: Any, best: Any, fom: Any) -> None:
+            info: Any, sel: Any, best: Any, fom: Any, tiles: list[Any] | None = None) -> None:
     d = cat.device
-    if _kernel_mode(backend):
+    if tiles is not None:
+        launch_search(backend, d, t, scale, e, w, tiles, best, fom)
+    elif _kernel_mode(backend):
         from gpsa.psa.gpu import launch_numba
 
         launch_numba(t, scale, e, w, d["signals"], d["sig_off"], d["tab_nch"], d["order"], info,

@@ -44,7 +44,7 @@ BACKENDS = ("reference", "numba", "gpu")
 SEGMENT_ORDERS = ("sector-major", "ring-major")
 GPU_DTYPES = ("float32", "float16")
 TRANSFER_DTYPES = ("float32", "float16", "int16")
-GPU_KERNELS = ("numba", "raw")
+GPU_KERNELS = ("numba", "raw", "tiled")
 REFINE_METHODS = ("lattice", "fit")
 
 
@@ -162,7 +162,9 @@ class PsaSettings:
         "host path; the compiled kernels take every hit of a call in one launch)", min=1)
     gpu_kernel: str = _setting(
         "numba", "gpu: exact-search kernel on a CUDA device: 'numba' (numba.cuda, launched on "
-        "CuPy's stream) or 'raw' (the CUDA C twin grid_search.cu as a CuPy RawKernel)",
+        "CuPy's stream), 'raw' (the CUDA C twin grid_search.cu as a CuPy RawKernel) or 'tiled' "
+        "(numba.cuda, several hits per block on a candidate-minor copy of the basis: the batched "
+        "full search and AGS coarse stage; never run on a GPU yet)",
         choices=GPU_KERNELS)
 
     def __post_init__(self) -> None:

@@ -56,7 +56,12 @@ def test_check_gpu_without_a_gpu(tmp_path: Path) -> None:
     for row in report["variants"] + report["simulator"]:
         b = row["per_block"]
         assert row["ok"] and row["hits"] > 0
-        assert b["h2d"] == b["d2h"] == b["syncs"] > 0 and b["launches"] >= b["h2d"]
+        assert b["d2h"] == b["syncs"] > 0 and b["launches"] >= b["d2h"]
+        if row["refine"] and row in report["simulator"]:
+            # the device refiner: one upload per call, plus its resident basis tables once
+            assert b["h2d"] > b["d2h"]
+        else:
+            assert b["h2d"] == b["d2h"]
     assert "one call per segment and loop step -> batched" in res.stdout
     counts = report["launch_counts"]
     assert {(r["interactions"], r["search"]) for r in counts} == {

@@ -5,6 +5,11 @@ signals, and the 37-channel model signals and residual of a block.
 The basis is read as ``sig`` (N, 37, S) float32 with the compared window starting at sample
 ``first``; sample indices are clamped to ``[0, S - 1]`` exactly as the numpy reference
 (:mod:`gpsa.psa.refine`, :mod:`gpsa.psa.window`) clamps them.
+
+The bodies of :func:`cubic_weights`, :func:`_axis` and :func:`segment_corners` are also compiled
+as numba.cuda device functions (:mod:`gpsa.psa.kernels.cuda_refine`, from their ``py_func``), so
+they avoid what this numba's CUDA target cannot type (the ``min``/``max`` builtins) and cast
+``math.floor`` (a float there) to int.
 """
 
 from __future__ import annotations
@@ -40,10 +45,17 @@ def cubic_weights(delta: float, first: int) -> tuple[int, np.float32, np.float32
 
 @numba.njit(**jit_options(fastmath=False))
 def _axis(x: float, origin: float, spacing: float, dim: int) -> tuple[int, float]:
-    """Lower cell node and fraction along one axis (as :meth:`BasisGrid.corners` clamps them)."""
+    """Lower cell node and fraction along one axis (as :meth:`BasisGrid.corners` clamps them).
+    Comparisons, not min/max: this body is compiled for CUDA too (module docstring)."""
     u = (x - origin) / spacing
-    lo = min(max(math.floor(u), 0), max(dim - 2, 0))
-    return lo, (0.0 if dim == 1 else min(max(u - lo, 0.0), 1.0))
+    lo = int(math.floor(u))  # int(): math.floor is a float on the CUDA target
+    top = dim - 2 if dim > 2 else 0
+    lo = 0 if lo < 0 else lo
+    lo = top if lo > top else lo
+    f = u - lo
+    f = 0.0 if f < 0.0 else f
+    f = 1.0 if f > 1.0 else f
+    return lo, (0.0 if dim == 1 else f)
 
 
 @numba.njit(**jit_options(fastmath=False))
@@ -64,9 +76,9 @@ def segment_corners(x: float, y: float, z: float, index: np.ndarray, origin: np.
             for ck in range(2):
                 w = ((f0 if ci else 1.0 - f0) * (f1 if cj else 1.0 - f1)
                      * (f2 if ck else 1.0 - f2))
-                ni = min(i0 + ci, index.shape[0] - 1)
-                nj = min(i1 + cj, index.shape[1] - 1)
-                nk = min(i2 + ck, index.shape[2] - 1)
+                ni = i0 + ci if i0 + ci < index.shape[0] else index.shape[0] - 1
+                nj = i1 + cj if i1 + cj < index.shape[1] else index.shape[1] - 1
+                nk = i2 + ck if i2 + ck < index.shape[2] else index.shape[2] - 1
                 node[q, 0], node[q, 1], node[q, 2] = ni, nj, nk
                 j = index[ni, nj, nk]
                 if j < 0 or w == 0.0 or seg_of[j] != seg:
