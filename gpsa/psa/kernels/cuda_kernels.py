@@ -171,7 +171,8 @@ def _check(targets, threads: int) -> None:  # noqa: ANN001
                          f"MAX_TERMS={MAX_TERMS}")
 
 
-def _wrap(arrays: list, stream) -> list:  # noqa: ANN001
+def wrap_arrays(arrays: list, stream) -> list:  # noqa: ANN001
+    """The arrays as numba device arrays for a launch on ``stream`` (as given on the simulator)."""
     if isinstance(stream, int):
         return arrays
     # CuPy arrays made on this very stream: no per-array synchronisation of their stream
@@ -188,7 +189,7 @@ def launch(targets, scale: float, energies, weights, signals, sig_off, tab_nch, 
     if m == 0:
         return
     _check(targets, threads)
-    a = _wrap([targets, energies, weights, signals, sig_off, tab_nch, order, info, sel,
+    a = wrap_arrays([targets, energies, weights, signals, sig_off, tab_nch, order, info, sel,
                cand_ptr, cand_idx, group_lead, best, fom], stream)
     search_kernel[m, threads, stream](a[0], np.float32(scale), *a[1:12], np.int64(mode),
                                       np.float32(p), a[12], a[13])
@@ -202,7 +203,7 @@ def launch_foms(targets, scale: float, energies, weights, signals, sig_off,  # n
     if m == 0:
         return
     _check(targets, threads)
-    a = _wrap([targets, energies, weights, signals, sig_off, tab_nch, order, info, sel,
+    a = wrap_arrays([targets, energies, weights, signals, sig_off, tab_nch, order, info, sel,
                cand_ptr, cand_idx, out], stream)
     fom_kernel[m, threads, stream](a[0], np.float32(scale), *a[1:11], np.int64(mode),
                                    np.float32(p), a[11])

@@ -45,6 +45,7 @@ import numpy as np
 from numba import config, cuda, float32, float64, int64
 
 from gpsa.psa.gpu_tiled import SHARED_TERMS, TILE_HITS, WARP
+from gpsa.psa.kernels.cuda_kernels import wrap_arrays
 
 #: Largest block; a block is a multiple of the warp size.
 THREADS = 256
@@ -256,12 +257,6 @@ def check_launch(targets, tile_hits, threads: int) -> None:  # noqa: ANN001
                          f"terms exceeds SHARED_TERMS={SHARED_TERMS}")
 
 
-def _wrap(arrays: list, stream) -> list:  # noqa: ANN001
-    if isinstance(stream, int):
-        return arrays
-    return [cuda.as_cuda_array(a, sync=False) for a in arrays]
-
-
 def launch_tiled(targets, scale: float, energies, weights, sig_t, t_off, t_pts,  # noqa: ANN001
                  tab_nch, order, tile_hits, tile_group, tile_tab, cand_ptr, cand_idx,
                  mode: int, p: float, best, fom, stream=0, threads: int = 128) -> None:  # noqa: ANN001
@@ -271,7 +266,7 @@ def launch_tiled(targets, scale: float, energies, weights, sig_t, t_off, t_pts, 
     if n_tiles == 0:
         return
     check_launch(targets, tile_hits, threads)
-    a = _wrap([targets, energies, weights, sig_t, t_off, t_pts, tab_nch, order, tile_hits,
+    a = wrap_arrays([targets, energies, weights, sig_t, t_off, t_pts, tab_nch, order, tile_hits,
                tile_group, tile_tab, cand_ptr, cand_idx, best, fom], stream)
     tiled_search_kernel[n_tiles, threads, stream](a[0], np.float32(scale), *a[1:13],
                                                   np.int64(mode), np.float32(p), a[13], a[14])
@@ -285,7 +280,7 @@ def launch_tiled_foms(targets, scale: float, energies, weights, sig_t, t_off, t_
     if n_tiles == 0:
         return
     check_launch(targets, tile_hits, threads)
-    a = _wrap([targets, energies, weights, sig_t, t_off, t_pts, tab_nch, order, tile_hits,
+    a = wrap_arrays([targets, energies, weights, sig_t, t_off, t_pts, tab_nch, order, tile_hits,
                tile_group, tile_tab, cand_ptr, cand_idx, out], stream)
     tiled_fom_kernel[n_tiles, threads, stream](a[0], np.float32(scale), *a[1:13],
                                                np.int64(mode), np.float32(p), a[13])
