@@ -5,17 +5,18 @@ T0 and the radius are correlated (a later drift looks like a later start), so on
 lattice search do not reach the joint optimum: the engine repeats "T0 given the positions, then
 the positions given T0" up to ``refine_passes`` times (:class:`~gpsa.psa.settings.PsaSettings`).
 A pass on an event depends on that event alone (its window, its hits, their positions and its
-δ), and both steps are deterministic, so an event whose T0 and hits did not move in a pass (by
-less than :data:`PASS_TOL_SAMPLES` and :data:`PASS_TOL_MM`) gives the same answer in every later
-pass: later passes run on the moving events only. The passes stop when at most
-:data:`PASS_STOP_FRACTION` of the block's events moved (discrete T0 and lattice steps can cycle:
-a few events may never settle).
+δ), and both steps are deterministic, so an event whose T0 and hits did not move in a pass gives
+the same answer in every later pass: later passes run on the moving events only (one that moved
+by less than :data:`PASS_TOL_SAMPLES` and :data:`PASS_TOL_MM` counts as settled too). The
+passes stop when at most :data:`PASS_STOP_FRACTION` of the block's events moved (discrete T0
+and lattice steps can cycle: a few events may never settle).
 
 Measured on gpsa's 2 mm AGATA-A basis (events from other generator settings, 1 % noise, p = 1
 search, default refinement): of 1,500 single hits, 1,374, 1,086, 732, 457, 257, 157, 99, 54,
-34 and 22 events still moved after passes 1 to 10 (14 after pass 11: the passes stop), so the
-later passes cost little; of 800 two-hit events, 792, 716, 598, 466, 368, 259, 181, 130, 97 and
-65. Results are equal to refining every event in every pass (``tests/psa/test_refine_passes.py``).
+34 and 22 events still moved after passes 1 to 10 (in a 20-pass run, 14 after pass 11, where the
+1 % rule stopped it), so the later passes cost little; of 800 two-hit events, 792, 716, 598,
+466, 368, 259, 181, 130, 97 and 65. Results are equal to refining every event in every pass
+(``tests/psa/test_refine_passes.py``).
 Median 3D error with 3 / 6 / 10 passes (eighth-step lattices and ``t0_step`` 0.125 at 3 passes,
 the former defaults): single hits 0.80 (3, former) / 0.682 / 0.675 mm, two hits in two segments
 0.98 (3, former) / 0.822 / 0.793 mm.
